@@ -1,0 +1,1 @@
+//! The event stream collector (see issue 4): placeholder until it lands.

@@ -1,0 +1,233 @@
+//! The collectors: the only writers of the snapshot.
+//!
+//! [`Store`] holds the working state behind a mutex and the published
+//! [`Snapshot`] behind an atomic pointer: readers (`/metrics`) load the pointer
+//! and never wait for a collector. The periodic [`run`] loop asks the engine,
+//! containers and stats collectors for one cycle's results and applies them in
+//! one update, so a snapshot never mixes two cycles. The event stream (see
+//! [`events`]) applies single-container changes in between.
+
+mod containers;
+mod engine;
+pub mod events;
+mod stats;
+
+use crate::config::Config;
+use crate::docker::Client;
+use crate::snapshot::{
+    Container, ContainerEntry, CollectorStatus, Engine, EventCounts, Snapshot, Stats,
+};
+use arc_swap::ArcSwap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The collector names of `docker_exporter_collector_*{collector=…}`.
+pub const ENGINE: &str = "engine";
+pub const CONTAINERS: &str = "containers";
+pub const STATS: &str = "stats";
+pub const EVENTS: &str = "events";
+
+/// What the collectors know, published as snapshots.
+#[derive(Debug)]
+pub struct Store {
+    published: ArcSwap<Snapshot>,
+    working: Mutex<Working>,
+    /// Wakes the periodic loop early (the event stream asks for a resync).
+    resync: Notify,
+}
+
+/// The mutable state behind the snapshot, including what only the collectors need.
+#[derive(Debug, Default)]
+pub(crate) struct Working {
+    pub engine_up: bool,
+    pub engine: Option<Arc<Engine>>,
+    pub containers: HashMap<String, Arc<Container>>,
+    /// The container list's view of each container when it was last inspected.
+    pub list_keys: HashMap<String, String>,
+    pub stats: HashMap<String, Arc<Stats>>,
+    pub events: Arc<EventCounts>,
+    pub collectors: BTreeMap<&'static str, CollectorStatus>,
+    pub event_stream_reconnects: u64,
+    /// Whether the event stream is connected and caught up: then a cycle
+    /// inspects only containers whose list entry changed.
+    pub events_live: bool,
+    /// Bumped by every event-driven change; with `touched` it keeps a cycle that
+    /// started earlier from undoing a newer change.
+    pub generation: u64,
+    /// Container id → generation of the last event-driven change (or removal).
+    pub touched: HashMap<String, u64>,
+}
+
+impl Working {
+    /// Records one run of a collector.
+    pub fn record(&mut self, collector: &'static str, took: Duration, errors: u64) {
+        let c = self.collectors.entry(collector).or_default();
+        c.duration_seconds = took.as_secs_f64();
+        c.success = errors == 0;
+        c.errors_total += errors;
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let mut containers: Vec<ContainerEntry> = self
+            .containers
+            .iter()
+            .map(|(id, c)| ContainerEntry {
+                container: c.clone(),
+                stats: if c.state.is_live() {
+                    self.stats.get(id).cloned()
+                } else {
+                    None
+                },
+            })
+            .collect();
+        containers.sort_by(|a, b| {
+            (&a.container.name, &a.container.id).cmp(&(&b.container.name, &b.container.id))
+        });
+        Snapshot {
+            taken_at: crate::snapshot::now_unix(),
+            engine_up: self.engine_up,
+            engine: self.engine.clone(),
+            containers,
+            events: self.events.clone(),
+            collectors: self.collectors.clone(),
+            event_stream_reconnects: self.event_stream_reconnects,
+        }
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            published: ArcSwap::from_pointee(Snapshot::default()),
+            working: Mutex::new(Working::default()),
+            resync: Notify::new(),
+        }
+    }
+}
+
+impl Store {
+    /// The current snapshot: a pointer load, never a wait on a collector.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.published.load_full()
+    }
+
+    /// Changes the working state and publishes the result as one snapshot.
+    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut Working) -> R) -> R {
+        let mut w = self.working.lock().unwrap_or_else(|e| e.into_inner());
+        let r = f(&mut w);
+        self.published.store(Arc::new(w.snapshot()));
+        r
+    }
+
+    /// Reads the working state without publishing.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Working) -> R) -> R {
+        f(&self.working.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Asks the periodic loop for a cycle now.
+    pub(crate) fn request_resync(&self) {
+        self.resync.notify_one();
+    }
+}
+
+/// Logs a condition once until it clears, then once when it clears.
+#[derive(Debug, Default)]
+pub(crate) struct LogOnce {
+    seen: HashSet<String>,
+}
+
+impl LogOnce {
+    /// True the first time `key` is seen (the caller logs at warn, later at debug).
+    pub fn first(&mut self, key: impl Into<String>) -> bool {
+        if self.seen.len() > 10_000 {
+            self.seen.clear();
+        }
+        self.seen.insert(key.into())
+    }
+
+    /// Forgets `key`; true when it had been seen (the caller logs the recovery).
+    pub fn clear(&mut self, key: &str) -> bool {
+        self.seen.remove(key)
+    }
+}
+
+/// The periodic loop: one cycle every `interval`, sooner when the event
+/// stream asks, retrying with capped backoff while the engine is down.
+pub async fn run(client: Arc<Client>, store: Arc<Store>, config: Arc<Config>, shutdown: CancellationToken) {
+    let mut log = LogOnce::default();
+    let mut failures: u32 = 0;
+    loop {
+        let started = Instant::now();
+        let ok = cycle(&client, &store, &config, &mut log).await;
+        let wait = if ok {
+            failures = 0;
+            config.collect_interval.saturating_sub(started.elapsed())
+        } else {
+            failures = failures.saturating_add(1);
+            backoff(failures, config.collect_interval)
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+            _ = store.resync.notified() => {}
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at the collection interval.
+fn backoff(failures: u32, cap: Duration) -> Duration {
+    let d = Duration::from_secs(1u64 << failures.saturating_sub(1).min(16));
+    d.min(cap).max(Duration::from_millis(100))
+}
+
+/// One collection cycle; false when the engine could not be reached.
+pub(crate) async fn cycle(client: &Client, store: &Store, config: &Config, log: &mut LogOnce) -> bool {
+    let start_generation = store.read(|w| w.generation);
+    let engine = engine::collect(client, log).await;
+    let Ok(engine_info) = &engine.result else {
+        store.update(|w| {
+            w.engine_up = false;
+            w.events_live = false;
+            w.record(ENGINE, engine.took, 1);
+        });
+        return false;
+    };
+    let engine_info = engine_info.clone();
+    let full = !store.read(|w| w.events_live);
+    let listed = containers::collect(client, store, config, &engine_info, full, log).await;
+    let live_ids: Vec<String> = match &listed.result {
+        Ok(list) => list
+            .containers
+            .iter()
+            .filter(|(_, c)| c.state.is_live())
+            .map(|(id, _)| id.clone())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let sampled = stats::collect(client, config, &engine_info, &live_ids, log).await;
+
+    store.update(|w| {
+        w.engine_up = listed.result.is_ok();
+        w.engine = Some(engine_info);
+        w.record(ENGINE, engine.took, 0);
+        if let Ok(list) = listed.result {
+            containers::apply(w, list, start_generation);
+            w.record(CONTAINERS, listed.took, listed.errors);
+        } else {
+            w.record(CONTAINERS, listed.took, listed.errors.max(1));
+        }
+        stats::apply(w, sampled.result, config.collect_interval);
+        w.record(STATS, sampled.took, sampled.errors);
+    });
+    true
+}
+
+/// One collector's output for a cycle.
+pub(crate) struct Outcome<T> {
+    pub result: T,
+    pub took: Duration,
+    pub errors: u64,
+}

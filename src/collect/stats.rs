@@ -1,0 +1,143 @@
+//! The stats collector: one stats sample per live container, fetched
+//! concurrently, each call under the client's timeout and the whole fan-out
+//! under a deadline, so one hung container never holds up the rest.
+//!
+//! Engines before 25 answer a one-shot call only at their next 1 s sampling
+//! tick, so on them every call of a cycle is put in flight at once (they all
+//! share one tick); newer engines answer in milliseconds and get a small
+//! concurrency. `--collect.stats-concurrency` overrides both.
+
+use super::{LogOnce, Outcome, Working};
+use crate::config::Config;
+use crate::docker::Client;
+use crate::snapshot::{now_unix, Engine, Stats};
+use futures_util::stream::{self, StreamExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Concurrency on engines that answer stats at once (Engine 25 and later).
+pub const FAST_ENGINE_CONCURRENCY: usize = 8;
+/// Concurrency on engines that answer one-shot stats at their next 1 s tick.
+pub const TICKING_ENGINE_CONCURRENCY: usize = 512;
+
+/// One container's sample this cycle.
+pub(super) enum Sample {
+    Fresh(Arc<Stats>),
+    /// Gone, or stopped (the engine's zero-time answer): no resource series.
+    None,
+    /// The call failed; the last sample may stand in for a while.
+    Failed,
+}
+
+/// Whether the engine answers one-shot stats only at its 1 s tick.
+pub fn engine_ticks(engine: &Engine) -> bool {
+    let major = engine
+        .version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    matches!(major, Some(m) if m < 25)
+}
+
+/// The concurrency for this engine: the flag, else by engine generation.
+pub fn concurrency(config: &Config, engine: &Engine) -> usize {
+    config.stats_concurrency.unwrap_or(if engine_ticks(engine) {
+        TICKING_ENGINE_CONCURRENCY
+    } else {
+        FAST_ENGINE_CONCURRENCY
+    })
+}
+
+pub(super) async fn collect(
+    client: &Client,
+    config: &Config,
+    engine: &Engine,
+    ids: &[String],
+    log: &mut LogOnce,
+) -> Outcome<Vec<(String, Sample)>> {
+    let started = Instant::now();
+    let limit = concurrency(config, engine).max(1);
+    let deadline = config.collect_interval.max(Duration::from_secs(1));
+    let mut results: Vec<(String, Sample)> = Vec::with_capacity(ids.len());
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let fan_out = stream::iter(ids.iter().cloned())
+        .map(|id| async move {
+            let r = client.stats(&id).await;
+            (id, r)
+        })
+        .buffer_unordered(limit);
+    let mut fan_out = std::pin::pin!(fan_out);
+    let timed_out = tokio::time::timeout(deadline, async {
+        while let Some((id, r)) = fan_out.next().await {
+            match r {
+                Ok(Some(s)) => match Stats::from_wire(&s) {
+                    Some(stats) => results.push((id, Sample::Fresh(Arc::new(stats)))),
+                    None => results.push((id, Sample::None)),
+                },
+                Ok(None) => results.push((id, Sample::None)),
+                Err(e) => {
+                    failures.push((id.clone(), e.to_string()));
+                    results.push((id, Sample::Failed));
+                }
+            }
+        }
+    })
+    .await
+    .is_err();
+    let mut errors = failures.len() as u64;
+    for (id, e) in &failures {
+        if log.first(format!("stats {id}")) {
+            tracing::warn!(container = %id, error = %e, "cannot read a container's stats");
+        }
+    }
+    if timed_out {
+        let answered: std::collections::HashSet<&String> = results.iter().map(|(id, _)| id).collect();
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !answered.contains(id))
+            .cloned()
+            .collect();
+        errors += missing.len() as u64;
+        if log.first("stats deadline") {
+            tracing::warn!(missing = missing.len(), ?deadline, "stats calls still unanswered at the cycle's deadline");
+        }
+        results.extend(missing.into_iter().map(|id| (id, Sample::Failed)));
+    } else {
+        log.clear("stats deadline");
+    }
+    Outcome {
+        result: results,
+        took: started.elapsed(),
+        errors,
+    }
+}
+
+/// Stores a cycle's samples. A failed call keeps the previous sample while it
+/// is younger than three intervals (`container_last_seen` shows its age).
+pub(super) fn apply(w: &mut Working, samples: Vec<(String, Sample)>, interval: Duration) {
+    let oldest = now_unix() - 3.0 * interval.as_secs_f64();
+    for (id, sample) in samples {
+        match sample {
+            Sample::Fresh(s) => {
+                w.stats.insert(id, s);
+            }
+            Sample::None => {
+                w.stats.remove(&id);
+            }
+            Sample::Failed => {
+                if w.stats.get(&id).is_some_and(|s| s.read_at < oldest) {
+                    w.stats.remove(&id);
+                }
+            }
+        }
+    }
+    let not_live: Vec<String> = w
+        .stats
+        .keys()
+        .filter(|id| !w.containers.get(*id).is_some_and(|c| c.state.is_live()))
+        .cloned()
+        .collect();
+    for id in not_live {
+        w.stats.remove(&id);
+    }
+}

@@ -1,0 +1,228 @@
+//! Command-line flags and the validated [`Config`] they make.
+//!
+//! Flags follow the Prometheus exporters' dotted style (`--web.listen-address`,
+//! `--collect.interval`). A bad value stops startup with a message naming the
+//! flag; durations are written like `500ms`, `2s`, `1m`.
+
+use crate::docker::{ApiVersion, Endpoint};
+use clap::{Parser, ValueEnum};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// The labels of a container copied onto its series by default.
+pub const DEFAULT_CONTAINER_LABELS: &str = "com.docker.compose.project,com.docker.compose.service,com.docker.swarm.service.name,com.docker.stack.namespace";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `time level target: message key=value…`
+    Logfmt,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// Prometheus exporter for the Docker Engine.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Flags {
+    /// Docker engine to read: unix:///path/to/docker.sock or tcp://host:port.
+    #[arg(long = "docker.host", env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock", value_parser = parse_endpoint)]
+    pub docker_host: Endpoint,
+
+    /// Engine API version to speak instead of negotiating one.
+    #[arg(long = "docker.api-version", env = "DOCKER_API_VERSION", value_parser = parse_api_version)]
+    pub docker_api_version: Option<ApiVersion>,
+
+    /// Timeout of each call to the engine (the event stream's only for its headers).
+    #[arg(long = "docker.timeout", default_value = "10s", value_parser = parse_duration)]
+    pub docker_timeout: Duration,
+
+    /// Address to serve on; `:9417` means every interface.
+    #[arg(long = "web.listen-address", default_value = ":9417", value_parser = parse_listen_address)]
+    pub listen_address: SocketAddr,
+
+    /// Path under which to serve metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", value_parser = parse_telemetry_path)]
+    pub telemetry_path: String,
+
+    /// How often to list containers and read their stats.
+    #[arg(long = "collect.interval", default_value = "15s", value_parser = parse_interval)]
+    pub collect_interval: Duration,
+
+    /// Stats calls in flight at once; default: all at once (up to 512) on
+    /// engines before 25, which answer at a 1 s tick, and 8 on newer ones.
+    #[arg(long = "collect.stats-concurrency", value_parser = clap::value_parser!(u16).range(1..))]
+    pub stats_concurrency: Option<u16>,
+
+    /// Inspect calls in flight at once.
+    #[arg(long = "collect.inspect-concurrency", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub inspect_concurrency: u16,
+
+    /// Docker labels copied onto container series as container_label_<key>
+    /// (comma-separated; empty for none).
+    #[arg(long = "collect.container-labels", default_value = DEFAULT_CONTAINER_LABELS)]
+    pub container_labels: String,
+
+    /// Log level.
+    #[arg(long = "log.level", value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+
+    /// Log format (on stderr).
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+}
+
+/// The validated configuration the exporter runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub docker_host: Endpoint,
+    pub docker_api_version: Option<ApiVersion>,
+    pub docker_timeout: Duration,
+    pub listen_address: SocketAddr,
+    pub telemetry_path: String,
+    pub collect_interval: Duration,
+    pub stats_concurrency: Option<usize>,
+    pub inspect_concurrency: usize,
+    pub container_labels: Vec<String>,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+}
+
+impl From<Flags> for Config {
+    fn from(f: Flags) -> Self {
+        Config {
+            docker_host: f.docker_host,
+            docker_api_version: f.docker_api_version,
+            docker_timeout: f.docker_timeout,
+            listen_address: f.listen_address,
+            telemetry_path: f.telemetry_path,
+            collect_interval: f.collect_interval,
+            stats_concurrency: f.stats_concurrency.map(usize::from),
+            inspect_concurrency: usize::from(f.inspect_concurrency),
+            container_labels: f
+                .container_labels
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            log_level: f.log_level,
+            log_format: f.log_format,
+        }
+    }
+}
+
+impl Config {
+    /// Parses the process's flags and environment; exits with clap's message on error.
+    pub fn from_args() -> Self {
+        Flags::parse().into()
+    }
+
+    /// Parses the given arguments (the first is the program name).
+    pub fn try_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Flags::try_parse_from(args).map(Into::into)
+    }
+}
+
+fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    s.parse()
+}
+
+fn parse_api_version(s: &str) -> Result<ApiVersion, String> {
+    s.trim_start_matches('v').parse()
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 500ms, 2s or 1m: {e}"))
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(100) {
+        return Err(format!("{s:?} is shorter than 100ms"));
+    }
+    Ok(d)
+}
+
+fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("{s:?} is not an address like :9417 or 127.0.0.1:9417: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{s:?} resolves to no address"))
+}
+
+fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s == "/" || s.starts_with("/-/") {
+        return Err(format!(
+            "{s:?} must start with / and not be / or under /-/ (used by the landing and health pages)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        let mut all = vec!["docker_exporter"];
+        all.extend_from_slice(args);
+        Config::try_from_args(all)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&["--docker.host", "unix:///var/run/docker.sock"]).unwrap();
+        assert_eq!(c.listen_address, "0.0.0.0:9417".parse().unwrap());
+        assert_eq!(c.telemetry_path, "/metrics");
+        assert_eq!(c.collect_interval, Duration::from_secs(15));
+        assert_eq!(c.container_labels.len(), 4);
+        assert_eq!(c.stats_concurrency, None);
+    }
+
+    #[test]
+    fn durations_and_lists() {
+        let c = parse(&[
+            "--docker.host=tcp://127.0.0.1:2375",
+            "--collect.interval=500ms",
+            "--collect.container-labels=a.b, c",
+            "--web.listen-address=127.0.0.1:1234",
+        ])
+        .unwrap();
+        assert_eq!(c.collect_interval, Duration::from_millis(500));
+        assert_eq!(c.container_labels, vec!["a.b", "c"]);
+        assert_eq!(c.docker_host, Endpoint::Tcp("127.0.0.1:2375".into()));
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (args, flag) in [
+            (&["--collect.interval=soon"][..], "--collect.interval"),
+            (&["--collect.interval=1ms"][..], "--collect.interval"),
+            (&["--docker.host=ftp://x"][..], "--docker.host"),
+            (&["--web.listen-address=nowhere"][..], "--web.listen-address"),
+            (&["--web.telemetry-path=metrics"][..], "--web.telemetry-path"),
+            (&["--collect.stats-concurrency=0"][..], "--collect.stats-concurrency"),
+            (&["--no-such-flag"][..], "--no-such-flag"),
+        ] {
+            let err = parse(args).unwrap_err().to_string();
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
+    }
+}

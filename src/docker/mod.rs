@@ -1,0 +1,519 @@
+//! The Docker Engine API client: the only code that knows the engine's URLs and JSON.
+//!
+//! Read-only by construction: every request goes through [`Client::send`], which
+//! takes a [`ReadMethod`] (GET or HEAD) and nothing else, and no method here
+//! reaches exec, attach, logs or archive endpoints. Every call has a timeout
+//! (the event stream only for its headers), errors are typed, and the API
+//! version is negotiated the way the official client does it (`GET /_ping`,
+//! lower of the daemon's `Api-Version` and [`MAX_API_VERSION`]), again after any
+//! connection failure, unless `DOCKER_API_VERSION` pins it.
+
+pub mod types;
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The newest Engine API version this client knows (the v1.56 spec).
+pub const MAX_API_VERSION: ApiVersion = ApiVersion(1, 56);
+/// What the official client assumes when `/_ping` names no version.
+const FALLBACK_API_VERSION: ApiVersion = ApiVersion(1, 24);
+/// Largest engine answer accepted (a list of 10,000 containers is ~30 MiB).
+const MAX_BODY_BYTES: usize = 256 << 20;
+
+/// An Engine API version, `major.minor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApiVersion(pub u16, pub u16);
+
+impl FromStr for ApiVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an API version like 1.41");
+        let (major, minor) = s.trim().split_once('.').ok_or_else(bad)?;
+        Ok(ApiVersion(
+            major.parse().map_err(|_| bad())?,
+            minor.parse().map_err(|_| bad())?,
+        ))
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// Where the engine listens: `unix:///var/run/docker.sock` or `tcp://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Unix(PathBuf),
+    Tcp(String),
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("unix://") {
+            if path.is_empty() {
+                return Err(format!("{s:?} names no socket path"));
+            }
+            Ok(Endpoint::Unix(PathBuf::from(path)))
+        } else if let Some(rest) = s.strip_prefix("tcp://").or_else(|| s.strip_prefix("http://")) {
+            let authority = rest.trim_end_matches('/');
+            if authority.is_empty() || authority.contains('/') {
+                return Err(format!("{s:?} is not tcp://host:port"));
+            }
+            Ok(Endpoint::Tcp(authority.to_string()))
+        } else if s.starts_with('/') {
+            Ok(Endpoint::Unix(PathBuf::from(s)))
+        } else {
+            Err(format!(
+                "{s:?}: expected unix:///path/to/docker.sock or tcp://host:port (TLS is not supported)"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Unix(p) => write!(f, "unix://{}", p.display()),
+            Endpoint::Tcp(a) => write!(f, "tcp://{a}"),
+        }
+    }
+}
+
+/// Why a call to the engine failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot connect to the Docker engine at {endpoint}: {cause}")]
+    Connect { endpoint: String, cause: String },
+    #[error("GET {path}: the engine answered {status}: {message}")]
+    Status {
+        path: String,
+        status: u16,
+        message: String,
+    },
+    #[error("GET {path}: cannot decode the engine's answer: {cause}")]
+    Decode { path: String, cause: String },
+    #[error("GET {path}: no answer within {timeout:?}")]
+    Timeout { path: String, timeout: Duration },
+    #[error("GET {path}: {cause}")]
+    Transport { path: String, cause: String },
+}
+
+impl Error {
+    /// The engine could not be reached at all (as opposed to answering badly).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Connect { .. })
+    }
+}
+
+/// The only methods the client can send.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadMethod {
+    Get,
+    Head,
+}
+
+enum Transport {
+    Unix(HyperClient<hyperlocal::UnixConnector, Empty<Bytes>>, PathBuf),
+    Tcp(HyperClient<HttpConnector, Empty<Bytes>>, String),
+}
+
+/// A read-only Engine API client.
+pub struct Client {
+    endpoint: Endpoint,
+    transport: Transport,
+    timeout: Duration,
+    pinned: Option<ApiVersion>,
+    negotiated: Mutex<Option<ApiVersion>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .field("pinned", &self.pinned)
+            .finish()
+    }
+}
+
+/// What `GET /_ping` says.
+#[derive(Debug, Clone)]
+pub struct Ping {
+    pub api_version: Option<ApiVersion>,
+}
+
+/// One event, or one line that was not an event.
+pub type EventItem = Result<types::Event, Error>;
+
+/// The open `GET /events` stream; [`EventStream::next`] yields one event a line.
+pub struct EventStream {
+    body: Incoming,
+    buf: Vec<u8>,
+    path: String,
+}
+
+impl EventStream {
+    /// The next event, `Some(Err(Decode))` for a line that is not one (the
+    /// stream goes on), `Some(Err(Transport))` when the stream broke, `None`
+    /// when the engine closed it.
+    pub async fn next(&mut self) -> Option<EventItem> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                let line = line.trim_ascii();
+                if line.is_empty() {
+                    continue;
+                }
+                return Some(serde_json::from_slice(line).map_err(|e| Error::Decode {
+                    path: self.path.clone(),
+                    cause: format!("{e} in event line {:?}", String::from_utf8_lossy(line)),
+                }));
+            }
+            if self.buf.len() > 1 << 20 {
+                self.buf.clear();
+                return Some(Err(Error::Decode {
+                    path: self.path.clone(),
+                    cause: "event line longer than 1 MiB".into(),
+                }));
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => {
+                    return Some(Err(Error::Transport {
+                        path: self.path.clone(),
+                        cause: e.to_string(),
+                    }))
+                }
+                None => return None,
+            }
+        }
+    }
+}
+
+impl Client {
+    /// A client for `endpoint`; `pinned` is `DOCKER_API_VERSION` when set.
+    pub fn new(endpoint: Endpoint, timeout: Duration, pinned: Option<ApiVersion>) -> Self {
+        let transport = match &endpoint {
+            Endpoint::Unix(path) => Transport::Unix(
+                HyperClient::builder(TokioExecutor::new())
+                    .pool_max_idle_per_host(32)
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .build(hyperlocal::UnixConnector),
+                path.clone(),
+            ),
+            Endpoint::Tcp(authority) => {
+                let mut http = HttpConnector::new();
+                http.set_connect_timeout(Some(timeout));
+                http.set_nodelay(true);
+                Transport::Tcp(
+                    HyperClient::builder(TokioExecutor::new())
+                        .pool_max_idle_per_host(32)
+                        .pool_idle_timeout(Duration::from_secs(30))
+                        .build(http),
+                    authority.clone(),
+                )
+            }
+        };
+        Client {
+            endpoint,
+            transport,
+            timeout,
+            pinned,
+            negotiated: Mutex::new(None),
+        }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Sends one read request; the only place a request is built.
+    async fn send(&self, method: ReadMethod, path: &str) -> Result<Response<Incoming>, Error> {
+        let method = match method {
+            ReadMethod::Get => Method::GET,
+            ReadMethod::Head => Method::HEAD,
+        };
+        let (uri, result) = match &self.transport {
+            Transport::Unix(client, socket) => {
+                let uri: Uri = hyperlocal::Uri::new(socket, path).into();
+                let req = request(method, uri.clone(), "docker");
+                (uri, client.request(req).await)
+            }
+            Transport::Tcp(client, authority) => {
+                let uri: Uri = format!("http://{authority}{path}")
+                    .parse()
+                    .map_err(|e: hyper::http::uri::InvalidUri| Error::Transport {
+                        path: path.into(),
+                        cause: e.to_string(),
+                    })?;
+                let req = request(method, uri.clone(), authority);
+                (uri, client.request(req).await)
+            }
+        };
+        result.map_err(|e| {
+            if e.is_connect() {
+                self.forget_version();
+                Error::Connect {
+                    endpoint: self.endpoint.to_string(),
+                    cause: error_chain(&e),
+                }
+            } else {
+                Error::Transport {
+                    path: uri.path().to_string(),
+                    cause: error_chain(&e),
+                }
+            }
+        })
+    }
+
+    /// Drops the negotiated version so the next call pings again (after a
+    /// reconnect the daemon may have been upgraded or replaced).
+    pub fn forget_version(&self) {
+        *self.negotiated.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// `GET /_ping`, unversioned.
+    pub async fn ping(&self) -> Result<Ping, Error> {
+        let path = "/_ping";
+        let resp = tokio::time::timeout(self.timeout, async {
+            let resp = self.send(ReadMethod::Get, path).await?;
+            check_status(path, resp).await
+        })
+        .await
+        .map_err(|_| self.timed_out(path))??;
+        let api_version = resp
+            .headers()
+            .get("api-version")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        Ok(Ping { api_version })
+    }
+
+    /// The API version to speak: pinned, or negotiated (pinging when not yet known).
+    pub async fn api_version(&self) -> Result<ApiVersion, Error> {
+        if let Some(v) = self.pinned {
+            return Ok(v);
+        }
+        if let Some(v) = *self.negotiated.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(v);
+        }
+        let ping = self.ping().await?;
+        let v = ping
+            .api_version
+            .unwrap_or(FALLBACK_API_VERSION)
+            .min(MAX_API_VERSION);
+        *self.negotiated.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        Ok(v)
+    }
+
+    fn timed_out(&self, path: &str) -> Error {
+        Error::Timeout {
+            path: path.to_string(),
+            timeout: self.timeout,
+        }
+    }
+
+    /// GET a versioned path and decode its JSON; `Ok(None)` on 404.
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
+        let version = self.api_version().await?;
+        let full = format!("/v{version}{path}");
+        tokio::time::timeout(self.timeout, async {
+            let resp = self.send(ReadMethod::Get, &full).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            let resp = check_status(path, resp).await?;
+            let body = read_body(path, resp.into_body()).await?;
+            serde_json::from_slice(&body)
+                .map(Some)
+                .map_err(|e| Error::Decode {
+                    path: path.to_string(),
+                    cause: e.to_string(),
+                })
+        })
+        .await
+        .map_err(|_| self.timed_out(path))?
+    }
+
+    async fn get_required<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.get_json(path).await?.ok_or_else(|| Error::Status {
+            path: path.to_string(),
+            status: 404,
+            message: "not found".into(),
+        })
+    }
+
+    pub async fn version(&self) -> Result<types::Version, Error> {
+        self.get_required("/version").await
+    }
+
+    pub async fn info(&self) -> Result<types::Info, Error> {
+        self.get_required("/info").await
+    }
+
+    /// Every container, in any state.
+    pub async fn containers(&self) -> Result<Vec<types::ListedContainer>, Error> {
+        self.get_required("/containers/json?all=true").await
+    }
+
+    /// `None` when the container is gone (removed between list and inspect).
+    pub async fn inspect(&self, id: &str) -> Result<Option<types::Inspect>, Error> {
+        self.get_json(&format!("/containers/{}/json", path_segment(id)))
+            .await
+    }
+
+    /// One stats sample: `one-shot` where the API has it (1.41+), else the
+    /// two-sample answer. `None` when the container is gone.
+    pub async fn stats(&self, id: &str) -> Result<Option<types::Stats>, Error> {
+        let one_shot = self.api_version().await? >= ApiVersion(1, 41);
+        let query = if one_shot {
+            "stream=false&one-shot=true"
+        } else {
+            "stream=false"
+        };
+        self.get_json(&format!("/containers/{}/stats?{query}", path_segment(id)))
+            .await
+    }
+
+    /// Opens `GET /events`, from `since` (Unix seconds and nanoseconds) when
+    /// given. The timeout covers the answer's headers only: the stream itself
+    /// may be quiet for hours.
+    pub async fn events(&self, since: Option<(i64, u32)>) -> Result<EventStream, Error> {
+        let version = self.api_version().await?;
+        let path = match since {
+            Some((secs, nanos)) => format!("/events?since={secs}.{nanos:09}"),
+            None => "/events".to_string(),
+        };
+        let full = format!("/v{version}{path}");
+        let resp = tokio::time::timeout(self.timeout, async {
+            let resp = self.send(ReadMethod::Get, &full).await?;
+            check_status(&path, resp).await
+        })
+        .await
+        .map_err(|_| self.timed_out(&path))??;
+        Ok(EventStream {
+            body: resp.into_body(),
+            buf: Vec::new(),
+            path,
+        })
+    }
+}
+
+fn request(method: Method, uri: Uri, host: &str) -> Request<Empty<Bytes>> {
+    let mut req = Request::new(Empty::new());
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    if let Ok(v) = host.parse() {
+        req.headers_mut().insert(hyper::header::HOST, v);
+    }
+    req
+}
+
+/// Container ids and names are `[a-zA-Z0-9_.-]`; anything else is percent-encoded
+/// so that no id can change the path.
+fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+async fn read_body(path: &str, body: Incoming) -> Result<Bytes, Error> {
+    Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| Error::Transport {
+            path: path.to_string(),
+            cause: format!("reading the body: {e}"),
+        })
+}
+
+/// Passes a 2xx answer through; turns any other into [`Error::Status`] with
+/// the engine's own `message`.
+async fn check_status(path: &str, resp: Response<Incoming>) -> Result<Response<Incoming>, Error> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = read_body(path, resp.into_body()).await.unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    let message = serde_json::from_slice::<Message>(&body)
+        .map(|m| m.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().chars().take(200).collect());
+    Err(Error::Status {
+        path: path.to_string(),
+        status: status.as_u16(),
+        message,
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        assert_eq!(
+            "unix:///var/run/docker.sock".parse::<Endpoint>().unwrap(),
+            Endpoint::Unix("/var/run/docker.sock".into())
+        );
+        assert_eq!(
+            "tcp://127.0.0.1:2375".parse::<Endpoint>().unwrap(),
+            Endpoint::Tcp("127.0.0.1:2375".into())
+        );
+        assert!("https://x:2376".parse::<Endpoint>().is_err());
+        assert!("unix://".parse::<Endpoint>().is_err());
+    }
+
+    #[test]
+    fn api_versions_order_and_parse() {
+        let v: ApiVersion = "1.41".parse().unwrap();
+        assert_eq!(v, ApiVersion(1, 41));
+        assert!(ApiVersion(1, 9) < ApiVersion(1, 41));
+        assert!("1".parse::<ApiVersion>().is_err());
+        assert_eq!(ApiVersion(1, 44).to_string(), "1.44");
+    }
+
+    #[test]
+    fn path_segments_cannot_escape() {
+        assert_eq!(path_segment("abc-1_2.3"), "abc-1_2.3");
+        assert_eq!(path_segment("../x?y"), "..%2Fx%3Fy");
+    }
+}

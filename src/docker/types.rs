@@ -1,0 +1,213 @@
+//! Wire types of the Docker Engine API: only the fields the exporter uses.
+//!
+//! Every field is optional and defaults when missing or `null`, so one engine
+//! version's omissions (or cgroup v2's gaps) never fail a whole body. Unknown
+//! fields are ignored; in particular `Config.Env` is never read.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `GET /version`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Version {
+    pub version: Option<String>,
+    pub api_version: Option<String>,
+    #[serde(rename = "MinAPIVersion")]
+    pub min_api_version: Option<String>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+    pub kernel_version: Option<String>,
+}
+
+/// `GET /info`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Info {
+    #[serde(rename = "NCPU")]
+    pub ncpu: Option<u64>,
+    pub mem_total: Option<u64>,
+    pub containers_running: Option<u64>,
+    pub containers_paused: Option<u64>,
+    pub containers_stopped: Option<u64>,
+    pub images: Option<u64>,
+    /// The storage driver.
+    pub driver: Option<String>,
+    pub cgroup_driver: Option<String>,
+    pub cgroup_version: Option<String>,
+    #[serde(rename = "OSType")]
+    pub os_type: Option<String>,
+    pub operating_system: Option<String>,
+    pub kernel_version: Option<String>,
+    pub architecture: Option<String>,
+    pub server_version: Option<String>,
+}
+
+/// One entry of `GET /containers/json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListedContainer {
+    pub id: String,
+    pub names: Option<Vec<String>>,
+    pub image_id: Option<String>,
+    pub created: Option<i64>,
+    pub state: Option<String>,
+    pub status: Option<String>,
+}
+
+/// `GET /containers/{id}/json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Inspect {
+    pub id: String,
+    pub name: Option<String>,
+    pub created: Option<String>,
+    /// The image id (`sha256:…`).
+    pub image: Option<String>,
+    pub restart_count: Option<u64>,
+    pub state: Option<ContainerState>,
+    pub config: Option<ContainerConfig>,
+    pub host_config: Option<HostConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerState {
+    pub status: Option<String>,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: Option<bool>,
+    pub exit_code: Option<i64>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub health: Option<Health>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    pub status: Option<String>,
+}
+
+/// `Config` of an inspect body: the image reference and the labels, nothing else.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    pub image: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub memory: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub memory_swap: Option<i64>,
+}
+
+/// `GET /containers/{id}/stats?stream=false`: cgroup v1 and v2 shapes alike.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Stats {
+    pub read: Option<String>,
+    pub pids_stats: Option<PidsStats>,
+    pub blkio_stats: Option<BlkioStats>,
+    pub cpu_stats: Option<CpuStats>,
+    pub memory_stats: Option<MemoryStats>,
+    pub networks: Option<BTreeMap<String, NetworkStats>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PidsStats {
+    pub current: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BlkioStats {
+    pub io_service_bytes_recursive: Option<Vec<BlkioEntry>>,
+    pub io_serviced_recursive: Option<Vec<BlkioEntry>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BlkioEntry {
+    pub major: u64,
+    pub minor: u64,
+    pub op: String,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CpuStats {
+    pub cpu_usage: Option<CpuUsage>,
+    pub throttling_data: Option<ThrottlingData>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CpuUsage {
+    pub total_usage: Option<u64>,
+    pub usage_in_kernelmode: Option<u64>,
+    pub usage_in_usermode: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ThrottlingData {
+    pub periods: Option<u64>,
+    pub throttled_periods: Option<u64>,
+    pub throttled_time: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MemoryStats {
+    pub usage: Option<u64>,
+    pub max_usage: Option<u64>,
+    pub failcnt: Option<u64>,
+    pub stats: Option<BTreeMap<String, u64>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct NetworkStats {
+    pub rx_bytes: Option<u64>,
+    pub rx_packets: Option<u64>,
+    pub rx_errors: Option<u64>,
+    pub rx_dropped: Option<u64>,
+    pub tx_bytes: Option<u64>,
+    pub tx_packets: Option<u64>,
+    pub tx_errors: Option<u64>,
+    pub tx_dropped: Option<u64>,
+}
+
+/// One line of `GET /events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Event {
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+    #[serde(rename = "Action")]
+    pub action: Option<String>,
+    #[serde(rename = "Actor")]
+    pub actor: Option<Actor>,
+    pub time: Option<i64>,
+    #[serde(rename = "timeNano")]
+    pub time_nano: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Actor {
+    #[serde(rename = "ID")]
+    pub id: Option<String>,
+    #[serde(rename = "Attributes")]
+    pub attributes: Option<BTreeMap<String, String>>,
+}

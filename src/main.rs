@@ -1,0 +1,63 @@
+//! The `docker_exporter` binary: parse flags, set up logging, run until a signal.
+
+use anyhow::Context;
+use docker_exporter::config::{Config, LogFormat, LogLevel};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> anyhow::Result<()> {
+    let config = Config::from_args();
+    init_logging(&config);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen_address)
+        .await
+        .with_context(|| format!("listening on --web.listen-address={}", config.listen_address))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        path = %config.telemetry_path,
+        docker_host = %config.docker_host,
+        interval = ?config.collect_interval,
+        "serving metrics"
+    );
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    docker_exporter::run(config, listener, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+fn init_logging(config: &Config) {
+    let level = match config.log_level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Trace => tracing::Level::TRACE,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder.init(),
+    }
+}

@@ -1,0 +1,452 @@
+//! Every family of the metric contract (`shared/spec/metrics.md`), computed
+//! from one snapshot. The order here is the order on `/metrics`.
+
+use super::{Family, Labels, Value};
+use crate::snapshot::{Container, ContainerEntry, Health, Snapshot, State, Stats};
+use std::collections::HashSet;
+use prometheus_client::metrics::MetricType;
+
+/// HELP text of a family whose values come from the collection, saying so.
+macro_rules! collected {
+    ($help:literal) => {
+        concat!($help, " (from the latest background collection)")
+    };
+}
+
+/// Build-time facts for `docker_exporter_build_info`.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const REVISION: &str = env!("DOCKER_EXPORTER_REVISION");
+const RUSTC_VERSION: &str = env!("DOCKER_EXPORTER_RUSTC_VERSION");
+
+/// Collects the families as they are declared, in order.
+struct Out<'a> {
+    families: Vec<Family<'a>>,
+}
+
+impl<'a> Out<'a> {
+    fn add(&mut self, kind: MetricType, name: &'static str, help: &'static str) -> &mut Family<'a> {
+        self.families.push(Family {
+            name,
+            help,
+            kind,
+            series: Vec::new(),
+        });
+        self.families.last_mut().expect("just pushed")
+    }
+    fn gauge(&mut self, name: &'static str, help: &'static str) -> &mut Family<'a> {
+        self.add(MetricType::Gauge, name, help)
+    }
+    fn counter(&mut self, name: &'static str, help: &'static str) -> &mut Family<'a> {
+        self.add(MetricType::Counter, name, help)
+    }
+}
+
+/// The labels of one container, borrowed from the snapshot.
+struct Idents<'a> {
+    entry: &'a ContainerEntry,
+    /// `name`, `id`, `image`, `container_label_*`: cAdvisor's base labels.
+    base: Labels<'a>,
+    name: Labels<'a>,
+}
+
+impl<'a> Idents<'a> {
+    fn base_with(&self, key: &'a str, value: &'a str) -> Labels<'a> {
+        let mut l = self.base.clone();
+        l.push((key, value));
+        l
+    }
+    fn name_with(&self, key: &'a str, value: &'a str) -> Labels<'a> {
+        vec![("name", self.name[0].1), (key, value)]
+    }
+}
+
+/// The families of one snapshot, every series in place.
+pub fn families(s: &Snapshot) -> Vec<Family<'_>> {
+    let mut out = Out {
+        families: Vec::with_capacity(96),
+    };
+    let idents: Vec<Idents<'_>> = s
+        .containers
+        .iter()
+        .map(|entry| Idents {
+            entry,
+            base: base_labels(&entry.container),
+            name: vec![("name", entry.container.name.as_str())],
+        })
+        .collect();
+
+    engine_families(&mut out, s);
+    docker_container_families(&mut out, &idents);
+    spec_families(&mut out, &idents);
+    resource_families(&mut out, &idents);
+    event_families(&mut out, s, &idents);
+    exporter_families(&mut out, s);
+    out.families
+}
+
+/// cAdvisor's base labels of a container: `name`, `id`, `image`, `container_label_*`.
+fn base_labels(c: &Container) -> Labels<'_> {
+    let mut base: Labels<'_> = vec![
+        ("name", c.name.as_str()),
+        ("id", c.cgroup_path.as_str()),
+        ("image", c.image.as_str()),
+    ];
+    base.extend(c.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    base
+}
+
+fn engine_families<'a>(out: &mut Out<'a>, s: &'a Snapshot) {
+    out.gauge(
+        "docker_up",
+        "1 when the last call to the Docker engine succeeded, else 0",
+    )
+    .push(vec![], s.engine_up);
+    let Some(e) = &s.engine else { return };
+    out.gauge(
+        "docker_engine_info",
+        "Docker engine facts from /version and /info; api_version is the negotiated one",
+    )
+    .push(
+        vec![
+            ("version", e.version.as_str()),
+            ("api_version", e.api_version.as_str()),
+            ("os", e.os.as_str()),
+            ("os_type", e.os_type.as_str()),
+            ("architecture", e.architecture.as_str()),
+            ("kernel_version", e.kernel_version.as_str()),
+            ("storage_driver", e.storage_driver.as_str()),
+            ("cgroup_driver", e.cgroup_driver.as_str()),
+            ("cgroup_version", e.cgroup_version.as_str()),
+        ],
+        1i64,
+    );
+    let f = out.gauge(
+        "docker_engine_containers",
+        "Containers the engine has, by state (from /info)",
+    );
+    for (state, n) in [
+        ("running", e.containers_running),
+        ("paused", e.containers_paused),
+        ("stopped", e.containers_stopped),
+    ] {
+        if let Some(n) = n {
+            f.push(vec![("state", state)], n);
+        }
+    }
+    if let Some(n) = e.images {
+        out.gauge("docker_engine_images", "Images the engine has (from /info)")
+            .push(vec![], n);
+    }
+    if let Some(n) = e.cpus {
+        out.gauge("machine_cpu_cores", "Number of logical CPU cores of the engine's machine")
+            .push(vec![], n);
+    }
+    if let Some(n) = e.memory_bytes {
+        out.gauge("machine_memory_bytes", "Memory of the engine's machine in bytes")
+            .push(vec![], n);
+    }
+}
+
+fn docker_container_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
+    let f = out.gauge(
+        "docker_container_info",
+        collected!("1 for every container, in every state, with its identity labels"),
+    );
+    for i in idents {
+        let c = &i.entry.container;
+        let mut l = i.base.clone();
+        l.insert(3, ("image_id", c.image_id.as_str()));
+        f.push(l, 1i64);
+    }
+    let f = out.gauge(
+        "docker_container_state",
+        collected!("1 for the container's current state, 0 for the others"),
+    );
+    for i in idents {
+        for st in State::ALL {
+            f.push(i.name_with("state", st.as_str()), i.entry.container.state == st);
+        }
+    }
+    let f = out.gauge(
+        "docker_container_health_status",
+        collected!("1 for the container's current health-check status, 0 for the others"),
+    );
+    for i in idents {
+        for h in Health::ALL {
+            f.push(i.name_with("status", h.as_str()), i.entry.container.health == h);
+        }
+    }
+    let f = out.gauge(
+        "docker_container_restarts",
+        collected!("Restarts by the engine's restart policy; the engine resets it on a manual start"),
+    );
+    for i in idents {
+        f.push(i.name.clone(), i.entry.container.restart_count);
+    }
+    let f = out.gauge(
+        "docker_container_exit_code",
+        collected!("Exit code of the container's last exit"),
+    );
+    for i in idents {
+        f.push(i.name.clone(), i.entry.container.exit_code);
+    }
+    let f = out.gauge(
+        "docker_container_oom_killed",
+        collected!("1 when the container's last exit was an OOM kill"),
+    );
+    for i in idents {
+        f.push(i.name.clone(), i.entry.container.oom_killed);
+    }
+    let f = out.gauge(
+        "docker_container_finished_at_seconds",
+        collected!("Unix time the container last finished; absent when it never did"),
+    );
+    for i in idents {
+        if let Some(t) = i.entry.container.finished_at {
+            f.push(i.name.clone(), t);
+        }
+    }
+}
+
+/// Containers that have a cgroup: the ones cAdvisor would show.
+fn live<'a, 'b>(idents: &'b [Idents<'a>]) -> impl Iterator<Item = &'b Idents<'a>> {
+    idents.iter().filter(|i| i.entry.container.state.is_live())
+}
+
+fn spec_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
+    let f = out.gauge(
+        "container_start_time_seconds",
+        collected!("Start time of the container since unix epoch in seconds"),
+    );
+    for i in live(idents) {
+        if let Some(t) = i.entry.container.started_at {
+            f.push(i.base.clone(), t);
+        }
+    }
+    let f = out.gauge(
+        "container_creation_time_seconds",
+        collected!("Creation time of the container since unix epoch in seconds"),
+    );
+    for i in live(idents) {
+        if let Some(t) = i.entry.container.created {
+            f.push(i.base.clone(), t);
+        }
+    }
+    let f = out.gauge(
+        "container_health_state",
+        collected!("1 healthy, 0 unhealthy or starting, -1 no health check"),
+    );
+    for i in live(idents) {
+        let v: i64 = match i.entry.container.health {
+            Health::Healthy => 1,
+            Health::Unhealthy | Health::Starting => 0,
+            Health::None => -1,
+        };
+        f.push(i.base.clone(), v);
+    }
+    type SpecField = fn(&crate::snapshot::Spec) -> Option<i64>;
+    let specs: [(&'static str, &'static str, SpecField); 6] = [
+        ("container_spec_cpu_quota", collected!("CPU quota of the container in microseconds per period; absent when unlimited"), |s| s.cpu_quota),
+        ("container_spec_cpu_period", collected!("CPU period of the container in microseconds"), |s| Some(s.cpu_period)),
+        ("container_spec_cpu_shares", collected!("CPU shares of the container"), |s| Some(s.cpu_shares)),
+        ("container_spec_memory_limit_bytes", collected!("Memory limit of the container in bytes; 0 when unlimited"), |s| Some(s.memory_limit)),
+        ("container_spec_memory_reservation_limit_bytes", collected!("Memory reservation (soft limit) of the container in bytes; 0 when unset"), |s| Some(s.memory_reservation)),
+        ("container_spec_memory_swap_limit_bytes", collected!("Memory plus swap limit of the container in bytes; 0 when unlimited"), |s| Some(s.memory_swap)),
+    ];
+    for (name, help, get) in specs {
+        let f = out.gauge(name, help);
+        for i in live(idents) {
+            if let Some(v) = get(&i.entry.container.spec) {
+                f.push(i.base.clone(), v);
+            }
+        }
+    }
+}
+
+type StatField = fn(&Stats) -> Option<Value>;
+
+fn ns_to_s(ns: u64) -> Value {
+    Value::Float(ns as f64 / 1e9)
+}
+
+fn resource_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
+    let with_stats: Vec<(&Idents<'a>, &'a Stats)> = live(idents)
+        .filter_map(|i| i.entry.stats.as_deref().map(|s| (i, s)))
+        .collect();
+
+    let f = out.counter(
+        "container_cpu_usage_seconds_total",
+        collected!("Cumulative cpu time consumed in seconds"),
+    );
+    for (i, s) in &with_stats {
+        if let Some(ns) = s.cpu_total_ns {
+            f.push(i.base_with("cpu", "total"), ns_to_s(ns));
+        }
+    }
+
+    // Throttling exists only where a CPU quota is set.
+    let throttled = |i: &Idents<'_>| i.entry.container.spec.cpu_quota.is_some();
+    let scalar: [(MetricType, &'static str, &'static str, StatField); 16] = [
+        (MetricType::Counter, "container_cpu_user_seconds_total", collected!("Cumulative user cpu time consumed in seconds"), |s| s.cpu_user_ns.map(ns_to_s)),
+        (MetricType::Counter, "container_cpu_system_seconds_total", collected!("Cumulative system cpu time consumed in seconds"), |s| s.cpu_system_ns.map(ns_to_s)),
+        (MetricType::Counter, "container_cpu_cfs_periods_total", collected!("Number of elapsed enforcement period intervals"), |s| s.throttling.as_ref().map(|t| t.periods.into())),
+        (MetricType::Counter, "container_cpu_cfs_throttled_periods_total", collected!("Number of throttled period intervals"), |s| s.throttling.as_ref().map(|t| t.throttled_periods.into())),
+        (MetricType::Counter, "container_cpu_cfs_throttled_seconds_total", collected!("Total time duration the container has been throttled"), |s| s.throttling.as_ref().map(|t| ns_to_s(t.throttled_ns))),
+        (MetricType::Gauge, "container_memory_usage_bytes", collected!("Current memory usage in bytes, including all memory regardless of when it was accessed"), |s| s.memory.as_ref().map(|m| m.usage.into())),
+        (MetricType::Gauge, "container_memory_working_set_bytes", collected!("Current working set in bytes: usage minus inactive file cache"), |s| s.memory.as_ref().and_then(|m| m.working_set).map(Value::from)),
+        (MetricType::Gauge, "container_memory_rss", collected!("Size of RSS in bytes"), |s| s.memory.as_ref().and_then(|m| m.rss).map(Value::from)),
+        (MetricType::Gauge, "container_memory_cache", collected!("Number of bytes of page cache memory"), |s| s.memory.as_ref().and_then(|m| m.cache).map(Value::from)),
+        (MetricType::Gauge, "container_memory_mapped_file", collected!("Size of memory mapped files in bytes"), |s| s.memory.as_ref().and_then(|m| m.mapped_file).map(Value::from)),
+        (MetricType::Gauge, "container_memory_swap", collected!("Container swap usage in bytes"), |s| s.memory.as_ref().and_then(|m| m.swap).map(Value::from)),
+        (MetricType::Gauge, "container_memory_max_usage_bytes", collected!("Maximum memory usage recorded in bytes"), |s| s.memory.as_ref().and_then(|m| m.max_usage).map(Value::from)),
+        (MetricType::Counter, "container_memory_failcnt", collected!("Number of memory usage hits limits"), |s| s.memory.as_ref().and_then(|m| m.failcnt).map(Value::from)),
+        (MetricType::Gauge, "container_threads", collected!("Number of threads running inside the container"), |s| s.pids_current.map(Value::from)),
+        (MetricType::Gauge, "container_threads_max", collected!("Maximum number of threads allowed inside the container, 0 when unlimited"), |s| s.pids_limit.map(Value::from)),
+        (MetricType::Gauge, "container_last_seen", collected!("Last time the exporter saw this container's stats, in Unix seconds"), |s| Some(Value::Float(s.read_at))),
+    ];
+    for (kind, name, help, get) in scalar {
+        let needs_quota = name.starts_with("container_cpu_cfs_");
+        let f = out.add(kind, name, help);
+        for (i, s) in &with_stats {
+            if needs_quota && !throttled(i) {
+                continue;
+            }
+            if let Some(v) = get(s) {
+                f.push(i.base.clone(), v);
+            }
+        }
+    }
+
+    type NetField = fn(&crate::snapshot::Network) -> Option<u64>;
+    let net: [(&'static str, &'static str, NetField); 8] = [
+        ("container_network_receive_bytes_total", collected!("Cumulative count of bytes received"), |n| n.rx_bytes),
+        ("container_network_receive_packets_total", collected!("Cumulative count of packets received"), |n| n.rx_packets),
+        ("container_network_receive_packets_dropped_total", collected!("Cumulative count of packets dropped while receiving"), |n| n.rx_dropped),
+        ("container_network_receive_errors_total", collected!("Cumulative count of errors encountered while receiving"), |n| n.rx_errors),
+        ("container_network_transmit_bytes_total", collected!("Cumulative count of bytes transmitted"), |n| n.tx_bytes),
+        ("container_network_transmit_packets_total", collected!("Cumulative count of packets transmitted"), |n| n.tx_packets),
+        ("container_network_transmit_packets_dropped_total", collected!("Cumulative count of packets dropped while transmitting"), |n| n.tx_dropped),
+        ("container_network_transmit_errors_total", collected!("Cumulative count of errors encountered while transmitting"), |n| n.tx_errors),
+    ];
+    for (name, help, get) in net {
+        let f = out.counter(name, help);
+        for (i, s) in &with_stats {
+            for (iface, n) in &s.networks {
+                if let Some(v) = get(n) {
+                    f.push(i.base_with("interface", iface), v);
+                }
+            }
+        }
+    }
+
+    type BlkField = fn(&crate::snapshot::BlockDevice) -> Option<u64>;
+    let blk: [(&'static str, &'static str, BlkField); 4] = [
+        ("container_fs_reads_bytes_total", collected!("Cumulative count of bytes read"), |d| d.read_bytes),
+        ("container_fs_writes_bytes_total", collected!("Cumulative count of bytes written"), |d| d.write_bytes),
+        ("container_fs_reads_total", collected!("Cumulative count of reads completed"), |d| d.reads),
+        ("container_fs_writes_total", collected!("Cumulative count of writes completed"), |d| d.writes),
+    ];
+    for (name, help, get) in blk {
+        let f = out.counter(name, help);
+        for (i, s) in &with_stats {
+            for d in &s.blkio {
+                if let Some(v) = get(d) {
+                    f.push(i.base_with("device", &d.device), v);
+                }
+            }
+        }
+    }
+}
+
+fn event_families<'a>(out: &mut Out<'a>, s: &'a Snapshot, idents: &[Idents<'a>]) {
+    let f = out.counter(
+        "container_oom_events_total",
+        collected!("Count of out of memory events observed for the container since the exporter started"),
+    );
+    for i in live(idents) {
+        let n = s
+            .events
+            .by_container
+            .get(&i.entry.container.name)
+            .map_or(0, |e| e.oom);
+        f.push(i.base.clone(), n);
+    }
+    // Containers that are not live (an OOM kill usually leaves one exited, or
+    // gone) keep their count, labelled as they were last seen.
+    let live_names: HashSet<&str> = live(idents)
+        .map(|i| i.entry.container.name.as_str())
+        .collect();
+    for (name, e) in &s.events.by_container {
+        if e.oom == 0 || live_names.contains(name.as_str()) {
+            continue;
+        }
+        if let Some(c) = &e.last_known {
+            f.push(base_labels(c), e.oom);
+        }
+    }
+
+    let f = out.counter(
+        "docker_container_events_total",
+        collected!("Container events for this container name since the exporter started, by action"),
+    );
+    for (name, e) in &s.events.by_container {
+        for (action, n) in &e.actions {
+            f.push(vec![("name", name.as_str()), ("action", action)], *n);
+        }
+    }
+    let f = out.counter(
+        "docker_events_total",
+        "Every event the engine sent since the exporter started, by type and action",
+    );
+    for ((kind, action), n) in &s.events.by_type {
+        f.push(vec![("type", kind.as_str()), ("action", action.as_str())], *n);
+    }
+}
+
+fn exporter_families<'a>(out: &mut Out<'a>, s: &'a Snapshot) {
+    out.gauge(
+        "docker_exporter_build_info",
+        "1, with the exporter's version, git revision and rustc version",
+    )
+    .push(
+        vec![
+            ("version", VERSION),
+            ("revision", REVISION),
+            ("rustc_version", RUSTC_VERSION),
+        ],
+        1i64,
+    );
+    let f = out.gauge(
+        "docker_exporter_collector_duration_seconds",
+        "Duration of the collector's last run in seconds",
+    );
+    for (name, c) in &s.collectors {
+        f.push(vec![("collector", *name)], c.duration_seconds);
+    }
+    let f = out.gauge(
+        "docker_exporter_collector_success",
+        "1 when the collector's last run succeeded, else 0",
+    );
+    for (name, c) in &s.collectors {
+        f.push(vec![("collector", *name)], c.success);
+    }
+    let f = out.counter(
+        "docker_exporter_collector_errors_total",
+        "Errors of the collector since the exporter started",
+    );
+    for (name, c) in &s.collectors {
+        f.push(vec![("collector", *name)], c.errors_total);
+    }
+    if s.taken_at > 0.0 {
+        out.gauge(
+            "docker_exporter_last_collection_timestamp_seconds",
+            "Unix time the current snapshot was taken",
+        )
+        .push(vec![], s.taken_at);
+    }
+    out.counter(
+        "docker_exporter_event_stream_reconnects_total",
+        "Times the event stream was opened again after it broke",
+    )
+    .push(vec![], s.event_stream_reconnects);
+}

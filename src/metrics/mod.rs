@@ -1,0 +1,207 @@
+//! Metric encoding: a [`Snapshot`] in, the `/metrics` body out.
+//!
+//! Nothing here awaits or touches the engine. [`families`] lists every family
+//! of the metric contract with its series for one snapshot; [`render`] encodes
+//! them with prometheus-client in the Prometheus text format 0.0.4 or in
+//! OpenMetrics; [`Exposition`] keeps the encoded (and gzip-compressed) bodies
+//! of one snapshot so that every scrape of it after the first serves bytes.
+
+mod families;
+
+pub use families::families;
+
+use crate::snapshot::Snapshot;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use hyper::body::Bytes;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The two text formats `/metrics` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text 0.0.4, the default.
+    Text,
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// OpenMetrics when the `Accept` header lists it, else text 0.0.4.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// A sample value: exact integers where the source is one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Int(v as i64)
+    }
+}
+
+/// Label pairs of one series, borrowed from the snapshot.
+pub type Labels<'a> = Vec<(&'a str, &'a str)>;
+
+/// One metric family and its series.
+#[derive(Debug)]
+pub struct Family<'a> {
+    /// The full name as served, counters with their `_total`.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: MetricType,
+    pub series: Vec<(Labels<'a>, Value)>,
+}
+
+impl<'a> Family<'a> {
+    pub fn push(&mut self, labels: Labels<'a>, value: impl Into<Value>) {
+        self.series.push((labels, value.into()));
+    }
+
+    fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        if self.series.is_empty() {
+            return Ok(());
+        }
+        // prometheus-client appends `_total` to counters itself.
+        let name = match self.kind {
+            MetricType::Counter => self.name.strip_suffix("_total").unwrap_or(self.name),
+            _ => self.name,
+        };
+        let mut metric = encoder.encode_descriptor(name, self.help, None, self.kind)?;
+        for (labels, value) in &self.series {
+            let m = metric.encode_family(labels)?;
+            match (self.kind, *value) {
+                (MetricType::Counter, Value::Int(v)) => ConstCounter::new(v.max(0) as u64).encode(m)?,
+                (MetricType::Counter, Value::Float(v)) => ConstCounter::new(v).encode(m)?,
+                (_, Value::Int(v)) => ConstGauge::new(v).encode(m)?,
+                (_, Value::Float(v)) => ConstGauge::new(v).encode(m)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The prometheus-client view of one snapshot.
+#[derive(Debug)]
+struct SnapshotCollector(Arc<Snapshot>);
+
+impl Collector for SnapshotCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in families(&self.0) {
+            family.encode(&mut encoder)?;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes a snapshot in one format.
+pub fn render(snapshot: &Arc<Snapshot>, format: Format) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(SnapshotCollector(snapshot.clone())));
+    let mut out = String::with_capacity(64 * 1024);
+    let result = match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry),
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
+    };
+    // Writing into a String cannot fail; an error here is a bug in a family.
+    result.expect("encoding into a String");
+    out
+}
+
+/// The encoded bodies of one snapshot, made on first use.
+#[derive(Debug)]
+pub struct Exposition {
+    snapshot: Arc<Snapshot>,
+    bodies: [OnceLock<Bytes>; 4],
+}
+
+impl Exposition {
+    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+        Exposition {
+            snapshot,
+            bodies: Default::default(),
+        }
+    }
+
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// The body in `format`, gzip-compressed when `gzip`.
+    pub fn body(&self, format: Format, gzip: bool) -> Bytes {
+        let slot = (format == Format::OpenMetrics) as usize * 2 + gzip as usize;
+        self.bodies[slot]
+            .get_or_init(|| {
+                if gzip {
+                    compress(&self.body(format, false))
+                } else {
+                    Bytes::from(render(&self.snapshot, format))
+                }
+            })
+            .clone()
+    }
+}
+
+fn compress(body: &[u8]) -> Bytes {
+    let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::fast());
+    gz.write_all(body).expect("gzip into a Vec");
+    Bytes::from(gz.finish().expect("gzip into a Vec"))
+}
+
+/// The exposition of the newest snapshot a scrape asked for, shared by all
+/// scrapes of that snapshot.
+#[derive(Debug, Default)]
+pub struct ExpositionCache {
+    current: Mutex<Option<Arc<Exposition>>>,
+}
+
+impl ExpositionCache {
+    /// The exposition for `snapshot`, reusing the cached one when it is the same snapshot.
+    pub fn get(&self, snapshot: Arc<Snapshot>) -> Arc<Exposition> {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match &*current {
+            Some(e) if Arc::ptr_eq(e.snapshot(), &snapshot) => e.clone(),
+            _ => {
+                let e = Arc::new(Exposition::new(snapshot));
+                *current = Some(e.clone());
+                e
+            }
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! The snapshot: plain data that one `/metrics` answer is made from.
+//!
+//! A [`Snapshot`] is immutable once published; the collectors build a new one
+//! and swap it in whole. The `from_*` functions here turn wire types into
+//! snapshot data and are pure: no I/O, no clock except what they are given.
+
+use crate::docker::types;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Everything `/metrics` shows, as of one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// When this snapshot was published (Unix seconds).
+    pub taken_at: f64,
+    /// Whether the last call to the engine succeeded.
+    pub engine_up: bool,
+    pub engine: Option<Arc<Engine>>,
+    /// Every known container, sorted by name.
+    pub containers: Vec<ContainerEntry>,
+    pub events: Arc<EventCounts>,
+    pub collectors: BTreeMap<&'static str, CollectorStatus>,
+    pub event_stream_reconnects: u64,
+}
+
+/// A container and its latest stats sample, if it has one.
+#[derive(Debug, Clone)]
+pub struct ContainerEntry {
+    pub container: Arc<Container>,
+    pub stats: Option<Arc<Stats>>,
+}
+
+/// What `/version` and `/info` say about the engine and its machine.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Engine {
+    pub version: String,
+    pub api_version: String,
+    pub os: String,
+    pub os_type: String,
+    pub architecture: String,
+    pub kernel_version: String,
+    pub storage_driver: String,
+    pub cgroup_driver: String,
+    pub cgroup_version: String,
+    pub cpus: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub containers_running: Option<u64>,
+    pub containers_paused: Option<u64>,
+    pub containers_stopped: Option<u64>,
+    pub images: Option<u64>,
+}
+
+impl Engine {
+    pub fn from_wire(version: &types::Version, info: &types::Info, api_version: String) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Engine {
+            version: info
+                .server_version
+                .clone()
+                .or_else(|| version.version.clone())
+                .unwrap_or_default(),
+            api_version,
+            os: info
+                .operating_system
+                .clone()
+                .or_else(|| version.os.clone())
+                .unwrap_or_default(),
+            os_type: info
+                .os_type
+                .clone()
+                .or_else(|| version.os.clone())
+                .unwrap_or_default(),
+            architecture: info
+                .architecture
+                .clone()
+                .or_else(|| version.arch.clone())
+                .unwrap_or_default(),
+            kernel_version: info
+                .kernel_version
+                .clone()
+                .or_else(|| version.kernel_version.clone())
+                .unwrap_or_default(),
+            storage_driver: text(&info.driver),
+            cgroup_driver: text(&info.cgroup_driver),
+            cgroup_version: text(&info.cgroup_version),
+            cpus: info.ncpu,
+            memory_bytes: info.mem_total,
+            containers_running: info.containers_running,
+            containers_paused: info.containers_paused,
+            containers_stopped: info.containers_stopped,
+            images: info.images,
+        }
+    }
+}
+
+/// cAdvisor's `id` label: the container's cgroup path under the engine's
+/// cgroup driver (`cgroupfs` when unknown).
+pub fn cgroup_path(cgroup_driver: &str, id: &str) -> String {
+    if cgroup_driver == "systemd" {
+        format!("/system.slice/docker-{id}.scope")
+    } else {
+        format!("/docker/{id}")
+    }
+}
+
+/// The states a container can be in, as the engine names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl State {
+    pub const ALL: [State; 7] = [
+        State::Created,
+        State::Running,
+        State::Paused,
+        State::Restarting,
+        State::Removing,
+        State::Exited,
+        State::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Restarting => "restarting",
+            State::Removing => "removing",
+            State::Exited => "exited",
+            State::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Has a cgroup, so stats and the `container_*` resource families.
+    pub fn is_live(self) -> bool {
+        matches!(self, State::Running | State::Paused | State::Restarting)
+    }
+}
+
+/// A container's health-check status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    pub const ALL: [Health; 4] = [
+        Health::None,
+        Health::Starting,
+        Health::Healthy,
+        Health::Unhealthy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::None => "none",
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// Limits from `HostConfig`, as cAdvisor reports them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spec {
+    /// CFS quota in microseconds; `None` when no CPU limit is set.
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: i64,
+    pub cpu_shares: i64,
+    /// 0 when unlimited.
+    pub memory_limit: i64,
+    pub memory_reservation: i64,
+    /// 0 when unlimited.
+    pub memory_swap: i64,
+}
+
+const DEFAULT_CPU_PERIOD: i64 = 100_000;
+const DEFAULT_CPU_SHARES: i64 = 1024;
+
+impl Spec {
+    pub fn from_wire(h: &types::HostConfig) -> Self {
+        let period = h.cpu_period.filter(|p| *p > 0).unwrap_or(DEFAULT_CPU_PERIOD);
+        let quota = match (h.cpu_quota, h.nano_cpus) {
+            (Some(q), _) if q > 0 => Some(q),
+            (_, Some(n)) if n > 0 => Some(n * period / 1_000_000_000),
+            _ => None,
+        };
+        Spec {
+            cpu_quota: quota,
+            cpu_period: period,
+            cpu_shares: h.cpu_shares.filter(|s| *s > 0).unwrap_or(DEFAULT_CPU_SHARES),
+            memory_limit: h.memory.unwrap_or(0).max(0),
+            memory_reservation: h.memory_reservation.unwrap_or(0).max(0),
+            memory_swap: h.memory_swap.unwrap_or(0).max(0),
+        }
+    }
+}
+
+/// One container as inspect describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Container {
+    pub id: String,
+    /// cAdvisor's `id` label, see [`cgroup_path`].
+    pub cgroup_path: String,
+    pub name: String,
+    /// `Config.Image`: the reference it was created from.
+    pub image: String,
+    pub image_id: String,
+    /// Allow-listed Docker labels as `(container_label_<key>, value)`, sorted.
+    pub labels: Vec<(String, String)>,
+    pub state: State,
+    pub health: Health,
+    pub restart_count: u64,
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    pub created: Option<f64>,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    pub spec: Spec,
+}
+
+/// Why an inspect body could not become a [`Container`].
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BuildError {
+    #[error("container {id:?} has an unknown state {state:?}")]
+    UnknownState { id: String, state: String },
+    #[error("inspect answer without an id")]
+    NoId,
+}
+
+impl Container {
+    /// Builds the snapshot view of an inspect body, keeping only allow-listed labels.
+    pub fn from_inspect(
+        i: &types::Inspect,
+        label_allowlist: &[String],
+        cgroup_driver: &str,
+    ) -> Result<Self, BuildError> {
+        if i.id.is_empty() {
+            return Err(BuildError::NoId);
+        }
+        let st = i.state.clone().unwrap_or_default();
+        let status = st.status.as_deref().unwrap_or("");
+        let state = State::parse(status).ok_or_else(|| BuildError::UnknownState {
+            id: i.id.clone(),
+            state: status.to_string(),
+        })?;
+        let health = match st.health.as_ref().and_then(|h| h.status.as_deref()) {
+            Some("starting") => Health::Starting,
+            Some("healthy") => Health::Healthy,
+            Some("unhealthy") => Health::Unhealthy,
+            _ => Health::None,
+        };
+        let config = i.config.clone().unwrap_or_default();
+        let mut labels: Vec<(String, String)> = config
+            .labels
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| label_allowlist.iter().any(|a| a == k))
+            .map(|(k, v)| (label_name(&k), v))
+            .collect();
+        labels.sort();
+        labels.dedup_by(|a, b| a.0 == b.0);
+        Ok(Container {
+            id: i.id.clone(),
+            cgroup_path: cgroup_path(cgroup_driver, &i.id),
+            name: i
+                .name
+                .as_deref()
+                .unwrap_or("")
+                .trim_start_matches('/')
+                .to_string(),
+            image: config.image.unwrap_or_default(),
+            image_id: i.image.clone().unwrap_or_default(),
+            labels,
+            state,
+            health,
+            restart_count: i.restart_count.unwrap_or(0),
+            exit_code: st.exit_code.unwrap_or(0),
+            oom_killed: st.oom_killed.unwrap_or(false),
+            created: i.created.as_deref().and_then(unix_time),
+            started_at: st.started_at.as_deref().and_then(unix_time),
+            finished_at: st.finished_at.as_deref().and_then(unix_time),
+            spec: Spec::from_wire(&i.host_config.clone().unwrap_or_default()),
+        })
+    }
+}
+
+/// `container_label_<key>` with the key sanitised to `[a-zA-Z0-9_]`.
+pub fn label_name(key: &str) -> String {
+    let mut s = String::with_capacity(16 + key.len());
+    s.push_str("container_label_");
+    s.extend(
+        key.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+    );
+    s
+}
+
+/// Parses the engine's RFC 3339 times; the zero time (`0001-01-01…`) and
+/// anything unparsable are `None`.
+pub fn unix_time(s: &str) -> Option<f64> {
+    let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()?;
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    if d.is_zero() {
+        return None;
+    }
+    Some(d.as_secs_f64())
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs_f64()
+}
+
+/// One stats sample, mapped to cAdvisor's quantities. A field the engine did
+/// not report is `None` (an absent series), never 0.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// When the engine read the sample (Unix seconds).
+    pub read_at: f64,
+    pub cpu_total_ns: Option<u64>,
+    pub cpu_user_ns: Option<u64>,
+    pub cpu_system_ns: Option<u64>,
+    pub throttling: Option<Throttling>,
+    pub memory: Option<Memory>,
+    pub networks: Vec<(String, Network)>,
+    pub blkio: Vec<BlockDevice>,
+    pub pids_current: Option<u64>,
+    /// 0 when unlimited.
+    pub pids_limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Throttling {
+    pub periods: u64,
+    pub throttled_periods: u64,
+    pub throttled_ns: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Memory {
+    pub usage: u64,
+    pub working_set: Option<u64>,
+    pub rss: Option<u64>,
+    pub cache: Option<u64>,
+    pub mapped_file: Option<u64>,
+    pub swap: Option<u64>,
+    pub max_usage: Option<u64>,
+    pub failcnt: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Network {
+    pub rx_bytes: Option<u64>,
+    pub rx_packets: Option<u64>,
+    pub rx_dropped: Option<u64>,
+    pub rx_errors: Option<u64>,
+    pub tx_bytes: Option<u64>,
+    pub tx_packets: Option<u64>,
+    pub tx_dropped: Option<u64>,
+    pub tx_errors: Option<u64>,
+}
+
+/// Block IO of one device, `major:minor`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BlockDevice {
+    pub device: String,
+    pub read_bytes: Option<u64>,
+    pub write_bytes: Option<u64>,
+    pub reads: Option<u64>,
+    pub writes: Option<u64>,
+}
+
+impl Stats {
+    /// `None` for the answer a stopped container gets (zero `read` time).
+    pub fn from_wire(s: &types::Stats) -> Option<Self> {
+        let read_at = s.read.as_deref().and_then(unix_time)?;
+        let usage = s.cpu_stats.as_ref().and_then(|c| c.cpu_usage.as_ref());
+        let throttling = s
+            .cpu_stats
+            .as_ref()
+            .and_then(|c| c.throttling_data.as_ref())
+            .map(|t| Throttling {
+                periods: t.periods.unwrap_or(0),
+                throttled_periods: t.throttled_periods.unwrap_or(0),
+                throttled_ns: t.throttled_time.unwrap_or(0),
+            });
+        Some(Stats {
+            read_at,
+            cpu_total_ns: usage.and_then(|u| u.total_usage),
+            cpu_user_ns: usage.and_then(|u| u.usage_in_usermode),
+            cpu_system_ns: usage.and_then(|u| u.usage_in_kernelmode),
+            throttling,
+            memory: s.memory_stats.as_ref().and_then(Memory::from_wire),
+            networks: s
+                .networks
+                .iter()
+                .flatten()
+                .map(|(name, n)| {
+                    (
+                        name.clone(),
+                        Network {
+                            rx_bytes: n.rx_bytes,
+                            rx_packets: n.rx_packets,
+                            rx_dropped: n.rx_dropped,
+                            rx_errors: n.rx_errors,
+                            tx_bytes: n.tx_bytes,
+                            tx_packets: n.tx_packets,
+                            tx_dropped: n.tx_dropped,
+                            tx_errors: n.tx_errors,
+                        },
+                    )
+                })
+                .collect(),
+            blkio: s.blkio_stats.as_ref().map(block_devices).unwrap_or_default(),
+            pids_current: s.pids_stats.as_ref().and_then(|p| p.current),
+            pids_limit: s
+                .pids_stats
+                .as_ref()
+                .map(|p| p.limit.filter(|l| *l < i64::MAX as u64).unwrap_or(0)),
+        })
+    }
+}
+
+impl Memory {
+    fn from_wire(m: &types::MemoryStats) -> Option<Self> {
+        let usage = m.usage?;
+        let stats = m.stats.as_ref();
+        // cgroup v1 names first (`total_*`, hierarchical), then cgroup v2's.
+        let get = |v1: &str, v2: &str| -> Option<u64> {
+            let s = stats?;
+            s.get(v1).or_else(|| s.get(v2)).copied()
+        };
+        let inactive_file = get("total_inactive_file", "inactive_file");
+        Some(Memory {
+            usage,
+            working_set: inactive_file
+                .map(|i| usage.saturating_sub(i))
+                .or(Some(usage)),
+            rss: get("total_rss", "anon"),
+            cache: get("total_cache", "file"),
+            mapped_file: get("total_mapped_file", "file_mapped"),
+            swap: stats.and_then(|s| s.get("total_swap").copied()),
+            max_usage: m.max_usage,
+            failcnt: m.failcnt,
+        })
+    }
+}
+
+fn block_devices(b: &types::BlkioStats) -> Vec<BlockDevice> {
+    let mut devices: BTreeMap<(u64, u64), BlockDevice> = BTreeMap::new();
+    let mut add = |entries: &Option<Vec<types::BlkioEntry>>, bytes: bool| {
+        for e in entries.iter().flatten() {
+            let d = devices.entry((e.major, e.minor)).or_insert_with(|| BlockDevice {
+                device: format!("{}:{}", e.major, e.minor),
+                ..Default::default()
+            });
+            let slot = match (e.op.to_ascii_lowercase().as_str(), bytes) {
+                ("read", true) => &mut d.read_bytes,
+                ("write", true) => &mut d.write_bytes,
+                ("read", false) => &mut d.reads,
+                ("write", false) => &mut d.writes,
+                _ => continue,
+            };
+            *slot = Some(slot.unwrap_or(0) + e.value);
+        }
+    };
+    add(&b.io_service_bytes_recursive, true);
+    add(&b.io_serviced_recursive, false);
+    devices.into_values().collect()
+}
+
+/// The health of one collector, for the exporter's own families.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CollectorStatus {
+    pub duration_seconds: f64,
+    pub success: bool,
+    pub errors_total: u64,
+}
+
+/// Event counters; they only grow while the process lives.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventCounts {
+    /// `docker_events_total` by `(type, action)`.
+    pub by_type: BTreeMap<(String, String), u64>,
+    /// Per container name: `docker_container_events_total` by action, and OOM kills.
+    pub by_container: BTreeMap<String, ContainerEvents>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerEvents {
+    pub actions: BTreeMap<&'static str, u64>,
+    pub oom: u64,
+    /// The container as last seen, for the labels of `container_oom_events_total`
+    /// after it is gone.
+    pub last_known: Option<Arc<Container>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_and_zero_time_is_none() {
+        assert_eq!(unix_time("0001-01-01T00:00:00Z"), None);
+        let t = unix_time("2026-11-27T21:47:16.014222859Z").unwrap();
+        assert!((t - 1_795_815_236.014_222_859).abs() < 1e-6, "{t}");
+        assert_eq!(unix_time("garbage"), None);
+    }
+
+    #[test]
+    fn label_names_are_sanitised() {
+        assert_eq!(
+            label_name("com.docker.compose.project"),
+            "container_label_com_docker_compose_project"
+        );
+        assert_eq!(label_name("a-b/c"), "container_label_a_b_c");
+    }
+
+    #[test]
+    fn spec_defaults_and_nano_cpus() {
+        let s = Spec::from_wire(&types::HostConfig {
+            nano_cpus: Some(500_000_000),
+            ..Default::default()
+        });
+        assert_eq!(s.cpu_quota, Some(50_000));
+        assert_eq!(s.cpu_period, 100_000);
+        assert_eq!(s.cpu_shares, 1024);
+        assert_eq!(s.memory_limit, 0);
+        let s = Spec::from_wire(&types::HostConfig {
+            memory_swap: Some(-1),
+            ..Default::default()
+        });
+        assert_eq!(s.memory_swap, 0);
+        assert_eq!(s.cpu_quota, None);
+    }
+
+    #[test]
+    fn working_set_floors_at_zero() {
+        let m = types::MemoryStats {
+            usage: Some(100),
+            stats: Some([("total_inactive_file".to_string(), 300)].into()),
+            ..Default::default()
+        };
+        assert_eq!(Memory::from_wire(&m).unwrap().working_set, Some(0));
+    }
+
+    #[test]
+    fn cgroup_v2_memory_has_no_swap_or_max_usage() {
+        let m = types::MemoryStats {
+            usage: Some(1000),
+            stats: Some(
+                [("anon", 10), ("file", 20), ("file_mapped", 5), ("inactive_file", 15)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        let m = Memory::from_wire(&m).unwrap();
+        assert_eq!(m.rss, Some(10));
+        assert_eq!(m.cache, Some(20));
+        assert_eq!(m.mapped_file, Some(5));
+        assert_eq!(m.working_set, Some(985));
+        assert_eq!((m.swap, m.max_usage, m.failcnt), (None, None, None));
+    }
+}
