@@ -49,6 +49,12 @@ pub async fn run(
     ));
     let store = Arc::new(collect::Store::default());
     let tasks = tokio_util::task::TaskTracker::new();
+    tasks.spawn(collect::events::run(
+        client.clone(),
+        store.clone(),
+        config.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(collect::run(
         client.clone(),
         store.clone(),

@@ -513,6 +513,9 @@ pub struct ContainerEvents {
     /// The container as last seen, for the labels of `container_oom_events_total`
     /// after it is gone.
     pub last_known: Option<Arc<Container>>,
+    /// Since when no container has this name (Unix seconds); the counters are
+    /// dropped a while after.
+    pub gone_since: Option<f64>,
 }
 
 #[cfg(test)]

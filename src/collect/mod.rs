@@ -37,6 +37,8 @@ pub struct Store {
     working: Mutex<Working>,
     /// Wakes the periodic loop early (the event stream asks for a resync).
     resync: Notify,
+    /// Tells the event stream to reconnect (a cycle found the engine gone).
+    events_restart: Notify,
 }
 
 /// The mutable state behind the snapshot, including what only the collectors need.
@@ -51,9 +53,13 @@ pub(crate) struct Working {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
-    /// Whether the event stream is connected and caught up: then a cycle
-    /// inspects only containers whose list entry changed.
-    pub events_live: bool,
+    /// Whether the event stream is connected; with it, and no resync asked
+    /// for, a cycle inspects only containers whose list entry changed.
+    pub events_connected: bool,
+    /// Bumped when the event stream (re)connects; a cycle that inspects
+    /// everything catches up `resynced` to it.
+    pub resync_requested: u64,
+    pub resynced: u64,
     /// Bumped by every event-driven change; with `touched` it keeps a cycle that
     /// started earlier from undoing a newer change.
     pub generation: u64,
@@ -104,6 +110,7 @@ impl Default for Store {
             published: ArcSwap::from_pointee(Snapshot::default()),
             working: Mutex::new(Working::default()),
             resync: Notify::new(),
+            events_restart: Notify::new(),
         }
     }
 }
@@ -127,8 +134,9 @@ impl Store {
         f(&self.working.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Asks the periodic loop for a cycle now.
+    /// Asks the periodic loop for a full cycle now.
     pub(crate) fn request_resync(&self) {
+        self.update(|w| w.resync_requested += 1);
         self.resync.notify_one();
     }
 }
@@ -190,13 +198,19 @@ pub(crate) async fn cycle(client: &Client, store: &Store, config: &Config, log: 
     let Ok(engine_info) = &engine.result else {
         store.update(|w| {
             w.engine_up = false;
-            w.events_live = false;
             w.record(ENGINE, engine.took, 1);
         });
+        // A stream from an engine that cannot be reached is dead or soon will be.
+        store.events_restart.notify_one();
         return false;
     };
     let engine_info = engine_info.clone();
-    let full = !store.read(|w| w.events_live);
+    let (full, resync_to) = store.read(|w| {
+        (
+            !w.events_connected || w.resync_requested > w.resynced,
+            w.resync_requested,
+        )
+    });
     let listed = containers::collect(client, store, config, &engine_info, full, log).await;
     let live_ids: Vec<String> = match &listed.result {
         Ok(list) => list
@@ -215,6 +229,10 @@ pub(crate) async fn cycle(client: &Client, store: &Store, config: &Config, log: 
         w.record(ENGINE, engine.took, 0);
         if let Ok(list) = listed.result {
             containers::apply(w, list, start_generation);
+            if full && listed.errors == 0 {
+                w.resynced = resync_to;
+            }
+            events::prune(w);
             w.record(CONTAINERS, listed.took, listed.errors);
         } else {
             w.record(CONTAINERS, listed.took, listed.errors.max(1));

@@ -1,0 +1,7 @@
+//! The integration tests: one binary, one module a theme.
+
+mod events;
+mod golden;
+mod real_daemon;
+mod scrape;
+mod support;

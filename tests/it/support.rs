@@ -1,0 +1,409 @@
+//! Test support: the exporter run in-process, the simulated engine run as a
+//! process, the real daemon through the docker CLI, and a tiny `/metrics` reader.
+
+#![allow(dead_code)]
+
+use docker_exporter::config::Config;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The real daemon's socket.
+pub const DOCKER_SOCK: &str = "/var/run/docker.sock";
+
+/// An exporter running in this process on 127.0.0.1 and a free port.
+pub struct Exporter {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Exporter {
+    /// Starts the exporter with these flags (plus a loopback listen address).
+    pub async fn start(args: &[&str]) -> Exporter {
+        let mut all = vec!["docker_exporter", "--web.listen-address=127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let config = Config::try_from_args(all).expect("test flags parse");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            docker_exporter::run(config, listener, token).await.unwrap();
+        });
+        Exporter {
+            addr,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the exporter and waits for its tasks to end.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .expect("exporter stops within 10 s")
+                .unwrap();
+        }
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        http_get(self.addr, path, headers).await
+    }
+
+    pub async fn metrics(&self) -> Metrics {
+        Metrics::parse(&self.get("/metrics", &[]).await.text())
+    }
+
+    /// Scrapes until `ready` holds for the metrics, or panics after `timeout`
+    /// with the last body.
+    pub async fn wait_for(&self, timeout: Duration, what: &str, ready: impl Fn(&Metrics) -> bool) -> Metrics {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let m = self.metrics().await;
+            if ready(&m) {
+                return m;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last /metrics:\n{}", m.body);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// An HTTP answer.
+pub struct Response {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).expect("utf-8 body")
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    http_request(addr, "GET", path, headers).await
+}
+
+pub async fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Empty::new()).unwrap())
+        .await
+        .expect("exporter answers");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A parsed text-format `/metrics` body.
+pub struct Metrics {
+    pub body: String,
+    /// `name{labels}` exactly as served → value.
+    pub series: BTreeMap<String, f64>,
+}
+
+impl Metrics {
+    pub fn parse(body: &str) -> Metrics {
+        let mut series = BTreeMap::new();
+        for line in body.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let (key, value) = line.rsplit_once(' ').expect("sample line has a value");
+            let v = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            };
+            series.insert(key.to_string(), v);
+        }
+        Metrics {
+            body: body.to_string(),
+            series,
+        }
+    }
+
+    /// The series of family `name` whose labels include all of `labels`.
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<(&str, f64)> {
+        self.series
+            .iter()
+            .filter(|(k, _)| {
+                let (n, rest) = k.split_once('{').unwrap_or((k.as_str(), ""));
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(lk, lv)| rest.contains(&format!("{lk}=\"{}\"", escape(lv))))
+            })
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect()
+    }
+
+    /// The one value of `name` with `labels`, if exactly one series matches.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        match self.find(name, labels).as_slice() {
+            [(_, v)] => Some(*v),
+            [] => None,
+            many => panic!("{} series of {name} match {labels:?}: {many:?}", many.len()),
+        }
+    }
+
+    pub fn has_family(&self, name: &str) -> bool {
+        self.body.contains(&format!("# TYPE {name} "))
+    }
+}
+
+/// Label-value escaping of the exposition format.
+pub fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Whether the real daemon answers; in CI (`CI=true`) its absence fails the
+/// test, elsewhere the test is skipped with a printed reason.
+pub fn real_daemon_available(test: &str) -> bool {
+    let ok = Command::new("curl")
+        .args(["-sf", "--max-time", "5", "--unix-socket", DOCKER_SOCK, "http://docker/_ping"])
+        .output()
+        .map(|o| o.status.success() && o.stdout == b"OK")
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("{test}: CI=true but no Docker daemon answers on {DOCKER_SOCK}; run scripts/testbed.sh");
+        }
+        eprintln!("SKIPPED {test}: no Docker daemon answers on {DOCKER_SOCK} (run scripts/testbed.sh; with CI=true this fails)");
+    }
+    ok
+}
+
+/// The image the real-daemon tests run (built by scripts/testbed.sh).
+pub fn test_image() -> String {
+    std::env::var("DOCKER_EXPORTER_TEST_IMAGE").unwrap_or_else(|_| "docker-exporter-test:busybox".into())
+}
+
+/// Runs the docker CLI; panics with its output when it fails.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs the docker CLI, ignoring failure.
+pub fn docker_quiet(args: &[&str]) {
+    let _ = Command::new("docker")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Containers of one test: a unique name prefix, all removed on drop.
+pub struct Scenario {
+    pub prefix: String,
+}
+
+impl Scenario {
+    pub fn new(test: &str) -> Scenario {
+        let prefix = format!("dexptest-{test}-{}-", std::process::id());
+        let s = Scenario { prefix };
+        s.cleanup();
+        s
+    }
+
+    pub fn name(&self, short: &str) -> String {
+        format!("{}{short}", self.prefix)
+    }
+
+    /// `docker run -d --name <prefix><short> [args] <image> cmd…`; returns the id.
+    pub fn run(&self, short: &str, args: &[&str], cmd: &[&str]) -> String {
+        let name = self.name(short);
+        let image = test_image();
+        let mut all = vec!["run", "-d", "--name", &name];
+        all.extend_from_slice(args);
+        all.push(&image);
+        all.extend_from_slice(cmd);
+        docker(&all)
+    }
+
+    pub fn create(&self, short: &str, args: &[&str], cmd: &[&str]) -> String {
+        let name = self.name(short);
+        let image = test_image();
+        let mut all = vec!["create", "--name", &name];
+        all.extend_from_slice(args);
+        all.push(&image);
+        all.extend_from_slice(cmd);
+        docker(&all)
+    }
+
+    /// `docker inspect -f <format> <prefix><short>`.
+    pub fn inspect(&self, short: &str, format: &str) -> String {
+        docker(&["inspect", "-f", format, &self.name(short)])
+    }
+
+    pub fn cleanup(&self) {
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("name=^{}", self.prefix)])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids);
+            docker_quiet(&args);
+        }
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// Polls `cond` every 100 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `promtool check metrics` on a body; panics with its complaint.
+pub fn promtool_check(body: &str) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/testbed.sh installs it)");
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The simulated engine (`docker_sim`) running as a child process.
+pub struct Sim {
+    pub socket: PathBuf,
+    child: Child,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Sim {
+    /// Starts `docker_sim` on a socket in a new temp dir.
+    pub fn start(args: &[&str]) -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("docker.sock");
+        let mut sim = Sim::start_at(&socket, args);
+        sim._dir = Some(dir);
+        sim
+    }
+
+    /// Starts `docker_sim` on `socket` and waits until it listens.
+    pub fn start_at(socket: &Path, args: &[&str]) -> Sim {
+        let mut child = Command::new(option_env!("CARGO_BIN_EXE_docker_sim").expect("the docker_sim binary is built with the tests"))
+            .arg("--socket")
+            .arg(socket)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("docker_sim starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert!(line.contains("listening"), "docker_sim said {line:?}");
+        Sim {
+            socket: socket.to_path_buf(),
+            child,
+            _dir: None,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("--docker.host=unix://{}", self.socket.display())
+    }
+
+    /// Calls to the simulated engine so far: `(total, non-GET/HEAD)`.
+    pub async fn calls(&self) -> serde_json::Value {
+        serde_json::from_str(&self.control("GET", "/_sim/calls", None).await).unwrap()
+    }
+
+    /// Sends a request to the simulator's control plane (never the exporter's client).
+    pub async fn control(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> String {
+        use http_body_util::Full;
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector);
+        let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, path).into();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let resp = client.request(req).await.expect("docker_sim answers");
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8_lossy(&bytes).to_string()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The repository's fixture directory `name`.
+pub fn fixtures(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
