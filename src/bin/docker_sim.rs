@@ -1067,24 +1067,25 @@ impl World {
         let (now_w, now_i) = (SystemTime::now(), Instant::now());
         let age = Duration::from_secs(3600 + h % (9 * 86400));
         let created = if initial { now_w - age } else { now_w };
-        let status = match (initial, serial % 100) {
+        // 75% running, 10% exited, 5% paused, 2.5% restarting, 2.5% created.
+        let status = match (initial, serial % 20) {
             (false, _) => Status::Created,
-            (_, 85..=93 | 98) => Status::Exited,
-            (_, 94) => Status::Created,
-            (_, 95 | 96) => Status::Paused,
-            (_, 97) => Status::Restarting,
+            (_, 15 | 16) => Status::Exited,
+            (_, 17) => Status::Paused,
+            (_, 18) if serial % 40 == 18 => Status::Restarting,
+            (_, 18) => Status::Created,
             _ => Status::Running,
         };
         let started_at = (status != Status::Created).then(|| created + Duration::from_secs(2));
         let finished_at = matches!(status, Status::Exited | Status::Restarting)
             .then(|| now_w - Duration::from_secs((h >> 16) % 3500));
         let exit_code = match status {
-            Status::Exited if serial % 100 == 98 => 137,
+            Status::Exited if serial % 40 == 16 => 137,
             Status::Exited | Status::Restarting => [0, 1, 2, 137, 143][(h >> 8) as usize % 5],
             _ => 0,
         };
         let health = (serial % 3 == 0).then_some(match status {
-            Status::Running if serial % 50 == 3 => "unhealthy",
+            Status::Running if serial % 30 == 21 => "unhealthy",
             Status::Running | Status::Paused => "healthy",
             Status::Created => "starting",
             _ => "unhealthy",
@@ -1119,7 +1120,7 @@ impl World {
             created,
             status,
             exit_code,
-            oom_killed: exit_code == 137 && serial % 100 == 98,
+            oom_killed: status == Status::Exited && serial % 40 == 16,
             started_at,
             finished_at,
             health,
@@ -2148,10 +2149,11 @@ async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Response<Bod
             ok()
         }
         ("POST", "event") => match sim.apply_event(&body) {
-            Ok(ev) => json_value(
-                StatusCode::OK,
-                &serde_json::to_value(sim.events.publish(ev)).unwrap_or_default(),
-            ),
+            Ok(ev) => {
+                let mut line = serde_json::to_vec(&sim.events.publish(ev)).unwrap_or_default();
+                line.push(b'\n');
+                respond(StatusCode::OK, "application/json", line)
+            }
             Err((status, msg)) => error(status, msg),
         },
         ("POST", "fault") => {
@@ -2276,6 +2278,7 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .with_env_filter(filter)
         .init();
     match run(args).await {

@@ -3,5 +3,6 @@
 mod events;
 mod golden;
 mod real_daemon;
+mod resources;
 mod scrape;
 mod support;

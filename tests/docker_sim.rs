@@ -1,0 +1,946 @@
+//! Integration tests of the `docker_sim` binary (src/bin/docker_sim.rs), the simulated
+//! Docker Engine used by the exporter's tests and benchmarks.
+//!
+//! Each test starts the binary on a socket in a temporary directory, waits for its
+//! `docker_sim listening on` line, and talks plain HTTP/1.1 over the Unix socket with
+//! the tiny client below (so this file needs nothing but tokio, serde_json and tempfile).
+
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+// ---------------------------------------------------------------------------
+// Process handling and a minimal HTTP/1.1 client
+// ---------------------------------------------------------------------------
+
+struct Sim {
+    child: Child,
+    sock: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sim {
+    fn start(args: &[&str]) -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("docker.sock");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_docker_sim"))
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning docker_sim");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("docker_sim did not print its listening line");
+        assert_eq!(line, format!("docker_sim listening on {}", sock.display()));
+        Sim {
+            child,
+            sock,
+            _dir: dir,
+        }
+    }
+
+    async fn req(&self, method: &str, path: &str, body: Option<&str>) -> io::Result<Resp> {
+        request(&self.sock, method, path, body).await
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.req("GET", path, None).await.expect(path)
+    }
+
+    async fn json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.json()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .req("POST", path, Some(&body.to_string()))
+            .await
+            .expect(path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.json()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn truncated(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, what.to_string())
+}
+
+fn dechunk(mut b: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let nl = find(b, b"\r\n").ok_or_else(|| truncated("chunk size"))?;
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        b = &b[nl + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if b.len() < size + 2 {
+            return Err(truncated("chunk"));
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+fn parse_head(head: &str) -> (u16, Vec<(String, String)>) {
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    (status, headers)
+}
+
+/// One request on a fresh connection (`Connection: close`); an aborted or truncated
+/// response is an error.
+async fn request(sock: &Path, method: &str, path: &str, body: Option<&str>) -> io::Result<Resp> {
+    let mut s = UnixStream::connect(sock).await?;
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await?;
+    let end = find(&raw, b"\r\n\r\n").ok_or_else(|| truncated("response head"))?;
+    let (status, headers) = parse_head(std::str::from_utf8(&raw[..end]).unwrap());
+    let mut resp = Resp {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    };
+    if resp.header("transfer-encoding") == Some("chunked") {
+        resp.body = dechunk(&resp.body)?;
+    } else if let Some(len) = resp.header("content-length") {
+        if method != "HEAD" && resp.body.len() < len.parse::<usize>().unwrap() {
+            return Err(truncated("body"));
+        }
+    }
+    Ok(resp)
+}
+
+/// An open streaming response (`/events`), read line by line.
+struct Stream {
+    status: u16,
+    r: tokio::io::BufReader<UnixStream>,
+    pending: Vec<u8>,
+}
+
+async fn open_stream(sock: &Path, path: &str) -> Stream {
+    let mut s = UnixStream::connect(sock).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut r = tokio::io::BufReader::new(s);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+            .await
+            .expect("stream headers")
+            .unwrap();
+        if n == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let (status, headers) = parse_head(head.trim_end());
+    assert!(headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked"));
+    Stream {
+        status,
+        r,
+        pending: Vec::new(),
+    }
+}
+
+impl Stream {
+    /// The next line; `Ok(None)` at a clean end of the stream, `Err` when cut off.
+    async fn next_line(&mut self) -> io::Result<Option<String>> {
+        loop {
+            if let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=pos).collect();
+                return Ok(Some(String::from_utf8_lossy(&line).trim_end().to_string()));
+            }
+            let mut size = String::new();
+            if self.r.read_line(&mut size).await? == 0 {
+                return Err(truncated("stream"));
+            }
+            let size = usize::from_str_radix(size.trim(), 16)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if size == 0 {
+                return Ok(None);
+            }
+            let mut chunk = vec![0; size + 2];
+            self.r.read_exact(&mut chunk).await?;
+            self.pending.extend_from_slice(&chunk[..size]);
+        }
+    }
+
+    async fn next_within(&mut self, d: Duration) -> io::Result<Option<String>> {
+        tokio::time::timeout(d, self.next_line())
+            .await
+            .expect("timed out waiting on the stream")
+    }
+
+    async fn next_event(&mut self) -> Value {
+        let line = self
+            .next_within(Duration::from_secs(10))
+            .await
+            .unwrap()
+            .expect("an event");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn running_id(list: &Value) -> String {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["State"] == "running")
+        .expect("a running container")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------
+// Engine API
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ping_version_and_api_version_checks() {
+    let sim = Sim::start(&["--containers", "5", "--min-api-version", "1.44"]);
+    let r = sim.get("/_ping").await;
+    assert_eq!((r.status, r.text().as_str()), (200, "OK"));
+    assert_eq!(r.header("Api-Version"), Some("1.44"));
+    assert_eq!(r.header("Server"), Some("Docker/25.0.5 (linux)"));
+    assert_eq!(r.header("Ostype"), Some("linux"));
+    let r = sim.req("HEAD", "/v1.44/_ping", None).await.unwrap();
+    assert_eq!((r.status, r.header("Api-Version")), (200, Some("1.44")));
+
+    let v = sim.json("/v1.44/version").await;
+    assert_eq!(
+        (v["ApiVersion"].as_str(), v["Version"].as_str()),
+        (Some("1.44"), Some("25.0.5"))
+    );
+    assert_eq!(sim.json("/info").await["Containers"], 5);
+
+    let r = sim.get("/v1.41/containers/json").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        "client version 1.41 is too old. Minimum supported API version is 1.44, \
+         please upgrade your client to a newer version"
+    );
+    let r = sim.get("/v1.99/info").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        "client version 1.99 is too new. Maximum supported API version is 1.44"
+    );
+    assert_eq!(sim.get("/v1.44/nothing/here").await.status, 404);
+}
+
+#[tokio::test]
+async fn synthetic_list_inspect_and_stats() {
+    let sim = Sim::start(&["--containers", "40"]);
+    let all = sim.json("/v1.44/containers/json?all=true").await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 40);
+    let mut ids: Vec<&str> = all.iter().map(|c| c["Id"].as_str().unwrap()).collect();
+    assert!(ids
+        .iter()
+        .all(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    let states: Vec<&str> = all.iter().map(|c| c["State"].as_str().unwrap()).collect();
+    for s in ["running", "exited", "paused"] {
+        assert!(states.contains(&s), "no {s} container in {states:?}");
+    }
+
+    let up = sim.json("/v1.44/containers/json?all=false").await;
+    let up = up.as_array().unwrap();
+    assert!(up.len() < 40 && !up.is_empty());
+    assert!(up
+        .iter()
+        .all(|c| ["running", "paused", "restarting"].contains(&c["State"].as_str().unwrap())));
+    assert_eq!(
+        sim.json("/v1.44/containers/json")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        up.len()
+    );
+    assert_eq!(
+        sim.json("/containers/json?all=1")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        40
+    );
+
+    // Inspect by id, name and short id.
+    let first = &all[0];
+    let id = first["Id"].as_str().unwrap();
+    let name = first["Names"][0].as_str().unwrap();
+    let ins = sim.json(&format!("/v1.44/containers/{id}/json")).await;
+    assert_eq!(
+        (ins["Id"].as_str(), ins["Name"].as_str()),
+        (Some(id), Some(name))
+    );
+    assert_eq!(ins["State"]["Status"], first["State"]);
+    assert!(ins["Config"]["Labels"].is_object());
+    let by_name = sim.json(&format!("/v1.44/containers{name}/json")).await;
+    assert_eq!(by_name["Id"], id);
+    assert_eq!(
+        sim.json(&format!("/containers/{}/json", &id[..12])).await["Id"],
+        id
+    );
+
+    let r = sim.get("/v1.44/containers/nope/json").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "No such container: nope");
+    assert_eq!(
+        sim.get("/v1.44/containers/nope/stats?stream=false")
+            .await
+            .status,
+        404
+    );
+
+    // Counters grow with time.
+    let list = sim.json("/v1.44/containers/json?all=true").await;
+    let run = running_id(&list);
+    let path = format!("/v1.44/containers/{run}/stats?stream=false&one-shot=true");
+    let s1 = sim.json(&path).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s2 = sim
+        .json(&format!(
+            "/v1.44/containers/{run}/stats?stream=0&one-shot=1"
+        ))
+        .await;
+    let cpu = |s: &Value| s["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap();
+    assert!(cpu(&s2) > cpu(&s1), "{} !> {}", cpu(&s2), cpu(&s1));
+    assert!(
+        s2["networks"]["eth0"]["rx_bytes"].as_u64() > s1["networks"]["eth0"]["rx_bytes"].as_u64()
+    );
+    assert_ne!(s1["read"], s2["read"]);
+    assert_eq!(s1["id"], run);
+    assert_eq!(s1["preread"], ZERO_TIME);
+    assert_eq!(s1["precpu_stats"]["cpu_usage"]["total_usage"], 0);
+    assert_eq!(
+        s1["cpu_stats"]["cpu_usage"]["percpu_usage"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    assert!(s1["memory_stats"]["stats"]["total_cache"].is_u64());
+    assert_eq!(
+        s1["blkio_stats"]["io_service_bytes_recursive"][0]["op"],
+        "Read"
+    );
+
+    // A stopped container answers zeroes, like the daemon.
+    let exited = all.iter().find(|c| c["State"] == "exited").unwrap()["Id"]
+        .as_str()
+        .unwrap();
+    let s = sim
+        .json(&format!(
+            "/containers/{exited}/stats?stream=false&one-shot=true"
+        ))
+        .await;
+    assert_eq!(s["read"], ZERO_TIME);
+    assert_eq!(s["memory_stats"], json!({}));
+}
+
+#[tokio::test]
+async fn cgroup_v2_stats_and_two_sample_delay() {
+    let sim = Sim::start(&[
+        "--containers",
+        "5",
+        "--cgroup-version",
+        "2",
+        "--two-sample-delay",
+        "200ms",
+    ]);
+    assert_eq!(sim.json("/info").await["CgroupVersion"], "2");
+    let run = running_id(&sim.json("/containers/json").await);
+    let s = sim
+        .json(&format!(
+            "/v1.44/containers/{run}/stats?stream=false&one-shot=true"
+        ))
+        .await;
+    assert!(s["cpu_stats"]["cpu_usage"].get("percpu_usage").is_none());
+    assert!(s["memory_stats"].get("max_usage").is_none());
+    assert!(s["memory_stats"]["stats"]["anon"].is_u64());
+    assert!(s["memory_stats"]["stats"].get("total_cache").is_none());
+    assert_eq!(
+        s["blkio_stats"]["io_service_bytes_recursive"][0]["op"],
+        "read"
+    );
+    assert!(s["blkio_stats"]["io_serviced_recursive"].is_null());
+
+    // Without one-shot the daemon takes two samples: it waits and fills precpu.
+    let t = Instant::now();
+    let s = sim
+        .json(&format!("/v1.44/containers/{run}/stats?stream=false"))
+        .await;
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    let pre = s["precpu_stats"]["cpu_usage"]["total_usage"]
+        .as_u64()
+        .unwrap();
+    let cur = s["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap();
+    assert!(0 < pre && pre < cur, "{pre} {cur}");
+    assert_ne!(s["preread"], ZERO_TIME);
+}
+
+#[tokio::test]
+async fn stats_tick_delays_one_shot_stats() {
+    let sim = Sim::start(&["--containers", "3", "--stats-tick", "1s"]);
+    let run = running_id(&sim.json("/containers/json").await);
+    let path = format!("/v1.44/containers/{run}/stats?stream=false&one-shot=true");
+    // The first call ends on a tick; the second then waits for (almost) a full one.
+    let t = Instant::now();
+    sim.json(&path).await;
+    let first = t.elapsed();
+    let t = Instant::now();
+    sim.json(&path).await;
+    let second = t.elapsed();
+    eprintln!("stats with --stats-tick 1s took {first:?}, then {second:?}");
+    assert!(second > Duration::from_millis(100), "{second:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Control plane: calls, events, faults
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn calls_are_counted_and_writes_rejected() {
+    let sim = Sim::start(&["--containers", "4"]);
+    let list = sim.json("/v1.44/containers/json?all=true").await;
+    let id = list[0]["Id"].as_str().unwrap();
+    sim.get("/_ping").await;
+    sim.get(&format!("/v1.44/containers/{id}/json")).await;
+    sim.get(&format!("/v1.44/containers/{id}/json")).await;
+    sim.get(&format!(
+        "/v1.44/containers/{id}/stats?stream=false&one-shot=true"
+    ))
+    .await;
+    sim.get("/v1.44/images/json").await;
+    let calls = sim.json("/_sim/calls").await;
+    assert_eq!(calls["total"], 6);
+    assert_eq!(
+        calls["by_endpoint"],
+        json!({"ping": 1, "version": 0, "info": 0, "list": 1, "inspect": 2, "stats": 1, "events": 0, "other": 1})
+    );
+    assert_eq!(calls["non_get"], 0);
+
+    let r = sim
+        .req("POST", &format!("/v1.44/containers/{id}/stop"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 405);
+    let r = sim
+        .req("DELETE", &format!("/containers/{id}"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 405);
+    let calls = sim.json("/_sim/calls").await;
+    assert_eq!(
+        (calls["non_get"].as_u64(), calls["total"].as_u64()),
+        (Some(2), Some(8))
+    );
+
+    sim.post("/_sim/reset-calls", json!({})).await;
+    let calls = sim.json("/_sim/calls").await;
+    assert_eq!(
+        (calls["total"].as_u64(), calls["non_get"].as_u64()),
+        (Some(0), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn events_stream_replay_and_close() {
+    let sim = Sim::start(&["--containers", "10"]);
+    let mut stream = open_stream(&sim.sock, "/v1.44/events").await;
+    assert_eq!(stream.status, 200);
+
+    // A posted event arrives on the open stream and changes the container's state.
+    let posted = sim
+        .post(
+            "/_sim/event",
+            json!({"container": "sim-00001", "action": "die", "exitCode": 3}),
+        )
+        .await;
+    let ev = stream.next_event().await;
+    assert_eq!(ev, posted);
+    assert_eq!(
+        (
+            ev["Type"].as_str(),
+            ev["Action"].as_str(),
+            ev["status"].as_str()
+        ),
+        (Some("container"), Some("die"), Some("die"))
+    );
+    assert_eq!(ev["Actor"]["Attributes"]["name"], "sim-00001");
+    assert_eq!(ev["Actor"]["Attributes"]["exitCode"], "3");
+    assert_eq!(ev["id"], ev["Actor"]["ID"]);
+    let ins = sim.json("/v1.44/containers/sim-00001/json").await;
+    assert_eq!(
+        (
+            ins["State"]["Status"].as_str(),
+            ins["State"]["ExitCode"].as_i64()
+        ),
+        (Some("exited"), Some(3))
+    );
+
+    let start = sim
+        .post(
+            "/_sim/event",
+            json!({"container": "sim-00001", "action": "start"}),
+        )
+        .await;
+    assert_eq!(stream.next_event().await["Action"], "start");
+    assert_eq!(
+        sim.json("/containers/sim-00001/json").await["State"]["Running"],
+        true
+    );
+
+    // `since`/`until` replay the history with nanosecond precision, then end.
+    let (t_die, t_start) = (
+        ev["timeNano"].as_i64().unwrap(),
+        start["timeNano"].as_i64().unwrap(),
+    );
+    let ts = |n: i64| format!("{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
+    let r = sim
+        .get(&format!(
+            "/v1.44/events?since={}&until={}",
+            ts(t_die),
+            ts(t_start)
+        ))
+        .await;
+    let lines: Vec<Value> = r
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|e| e["Action"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["die", "start"]
+    );
+    let r = sim
+        .get(&format!(
+            "/v1.44/events?since={}&until={}",
+            ts(t_die + 1),
+            ts(t_start)
+        ))
+        .await;
+    assert_eq!(r.text().lines().count(), 1);
+    let filters = "%7B%22event%22%3A%5B%22die%22%5D%7D"; // {"event":["die"]}
+    let r = sim
+        .get(&format!(
+            "/v1.44/events?since={}&until={}&filters={filters}",
+            now_secs() - 60,
+            ts(t_start)
+        ))
+        .await;
+    assert_eq!(r.text().lines().count(), 1);
+    let mut replay = open_stream(&sim.sock, &format!("/events?since={}", now_secs() - 60)).await;
+    assert_eq!(replay.next_event().await, posted);
+
+    // The close fault ends the open streams; new subscriptions work again.
+    let f = sim
+        .post(
+            "/_sim/fault",
+            json!({"endpoint": "events", "kind": "close"}),
+        )
+        .await;
+    assert_eq!(f["open_streams"], 2);
+    let end = stream.next_within(Duration::from_secs(5)).await;
+    assert!(!matches!(end, Ok(Some(_))), "stream still open: {end:?}");
+    let mut again = open_stream(&sim.sock, "/v1.44/events").await;
+    sim.post(
+        "/_sim/event",
+        json!({"container": "sim-00002", "action": "pause"}),
+    )
+    .await;
+    assert_eq!(again.next_event().await["Action"], "pause");
+    assert_eq!(
+        sim.json("/containers/sim-00002/json").await["State"]["Paused"],
+        true
+    );
+    assert_eq!(sim.json("/_sim/calls").await["by_endpoint"]["events"], 6);
+}
+
+#[tokio::test]
+async fn faults_are_injected_and_cleared() {
+    let sim = Sim::start(&["--containers", "3"]);
+    sim.post(
+        "/_sim/fault",
+        json!({"endpoint": "list", "kind": "status500", "count": 1}),
+    )
+    .await;
+    assert_eq!(sim.get("/v1.44/containers/json").await.status, 500);
+    assert_eq!(sim.get("/v1.44/containers/json").await.status, 200);
+
+    sim.post(
+        "/_sim/fault",
+        json!({"endpoint": "inspect", "kind": "garbage", "count": 1}),
+    )
+    .await;
+    let r = sim.get("/v1.44/containers/sim-00000/json").await;
+    assert_eq!(r.status, 200);
+    assert!(serde_json::from_slice::<Value>(&r.body).is_err());
+
+    sim.post(
+        "/_sim/fault",
+        json!({"endpoint": "info", "kind": "close", "count": 1}),
+    )
+    .await;
+    assert!(sim.req("GET", "/v1.44/info", None).await.is_err());
+    assert_eq!(sim.get("/v1.44/info").await.status, 200);
+
+    sim.post(
+        "/_sim/fault",
+        json!({"endpoint": "version", "kind": "hang", "count": 1}),
+    )
+    .await;
+    let hung =
+        tokio::time::timeout(Duration::from_millis(500), sim.req("GET", "/version", None)).await;
+    assert!(hung.is_err(), "a hung call answered");
+    assert_eq!(sim.get("/version").await.status, 200);
+
+    sim.post(
+        "/_sim/fault",
+        json!({"endpoint": "any", "kind": "status500"}),
+    )
+    .await;
+    assert_eq!(sim.get("/_ping").await.status, 500);
+    assert_eq!(sim.get("/_ping").await.status, 500);
+    sim.post("/_sim/clear-faults", json!({})).await;
+    assert_eq!(sim.get("/_ping").await.status, 200);
+
+    let mut stream = open_stream(&sim.sock, "/events").await;
+    sim.post(
+        "/_sim/fault",
+        json!({"endpoint": "events", "kind": "garbage"}),
+    )
+    .await;
+    let line = stream
+        .next_within(Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(serde_json::from_str::<Value>(&line).is_err(), "{line}");
+
+    sim.post("/_sim/set", json!({"latency": "150ms"})).await;
+    let t = Instant::now();
+    sim.get("/_ping").await;
+    assert!(t.elapsed() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn churn_and_event_rate_produce_events() {
+    let sim = Sim::start(&[
+        "--containers",
+        "50",
+        "--churn-per-sec",
+        "2",
+        "--event-rate",
+        "40",
+    ]);
+    let mut stream = open_stream(&sim.sock, "/v1.44/events").await;
+    let mut actions = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && ![
+            "destroy",
+            "create",
+            "start",
+            "exec_die",
+            "health_status: healthy",
+        ]
+        .iter()
+        .all(|a| actions.contains(*a))
+    {
+        let ev = stream.next_event().await;
+        actions.insert(ev["Action"].as_str().unwrap().to_string());
+    }
+    for a in [
+        "destroy",
+        "create",
+        "start",
+        "exec_create: /bin/sh -c true",
+        "exec_die",
+        "health_status: healthy",
+    ] {
+        assert!(actions.contains(a), "no {a} in {actions:?}");
+    }
+    let all = sim.json("/containers/json?all=true").await;
+    assert_eq!(all.as_array().unwrap().len(), 50);
+    assert!(all
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["Names"][0].as_str().unwrap() >= "/sim-00050"));
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures and process life
+// ---------------------------------------------------------------------------
+
+const FIX_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const FIX_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn write_fixtures(dir: &Path) {
+    let w = |rel: &str, body: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    w(
+        "version.json",
+        r#"{"Version":"24.0.7","ApiVersion":"1.43","MinAPIVersion":"1.12"}"#,
+    );
+    w(
+        "info.json",
+        r#"{"ID":"fixture","Containers":2,  "CgroupVersion":"2"}"#,
+    );
+    w(
+        "ping.headers",
+        "HTTP/1.1 200 OK\r\nApi-Version: 1.43\r\nServer: Docker/24.0.7 (linux)\r\n\r\n",
+    );
+    w(
+        "containers.json",
+        &format!(
+            "[ {{\"Id\":\"{FIX_A}\", \"Names\":[\"/dexpfix-run\"],\"Image\":\"busybox\",\"State\":\"running\"}},\n  \
+             {{\"Id\":\"{FIX_B}\",\"Names\":[\"/dexpfix-exited\"],\"Image\":\"busybox\",\"State\":\"exited\"}} ]\n"
+        ),
+    );
+    w(
+        &format!("inspect/{FIX_A}.json"),
+        &format!("{{\"Id\":\"{FIX_A}\",\"Name\":\"/dexpfix-run\"}}"),
+    );
+    w(
+        &format!("inspect/{FIX_B}.json"),
+        "{\"Id\": \"bbbb\", \"State\": {truncated",
+    );
+    w(
+        &format!("stats/{FIX_A}.json"),
+        &format!("{{\"id\":\"{FIX_A}\",\"read\":\"2024-01-01T00:00:00Z\"}}\n"),
+    );
+    w(
+        &format!("stats/{FIX_B}.json"),
+        &format!("{{\"id\":\"{FIX_B}\",\"read\":\"{ZERO_TIME}\"}}\n"),
+    );
+    w(
+        "events.jsonl",
+        &format!(
+            "{{\"status\":\"start\",\"id\":\"{FIX_A}\",\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{{\"ID\":\"{FIX_A}\",\"Attributes\":{{\"name\":\"dexpfix-run\"}}}},\"scope\":\"local\",\"time\":1700000000,\"timeNano\":1700000000000000001}}\n\
+             {{\"status\":\"die\",\"id\":\"{FIX_B}\",\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{{\"ID\":\"{FIX_B}\",\"Attributes\":{{\"name\":\"dexpfix-exited\",\"exitCode\":\"1\"}}}},\"scope\":\"local\",\"time\":1700000005,\"timeNano\":1700000005000000000}}\n"
+        ),
+    );
+}
+
+#[tokio::test]
+async fn fixtures_are_replayed_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixtures(dir.path());
+    let sim = Sim::start(&["--fixtures", dir.path().to_str().unwrap()]);
+    let file = |rel: &str| std::fs::read(dir.path().join(rel)).unwrap();
+
+    let r = sim.get("/_ping").await;
+    assert_eq!(r.header("Api-Version"), Some("1.43"));
+    assert_eq!(r.header("Server"), Some("Docker/24.0.7 (linux)"));
+    assert_eq!(sim.get("/v1.43/version").await.body, file("version.json"));
+    assert_eq!(sim.get("/v1.43/info").await.body, file("info.json"));
+    assert_eq!(
+        sim.get("/v1.44/info").await.status,
+        400,
+        "above the fixtures' API version"
+    );
+
+    assert_eq!(
+        sim.get("/v1.43/containers/json?all=true").await.body,
+        file("containers.json")
+    );
+    let up = sim.get("/v1.43/containers/json").await;
+    let up_list = up.json();
+    assert_eq!(up_list.as_array().unwrap().len(), 1);
+    assert!(
+        up.text()
+            .contains(&format!("{{\"Id\":\"{FIX_A}\", \"Names\"")),
+        "element bytes kept: {}",
+        up.text()
+    );
+
+    let r = sim.get("/v1.43/containers/dexpfix-run/json").await;
+    assert_eq!(r.body, file(&format!("inspect/{FIX_A}.json")));
+    let r = sim.get(&format!("/v1.43/containers/{FIX_B}/json")).await;
+    assert_eq!(
+        (r.status, r.body),
+        (200, file(&format!("inspect/{FIX_B}.json"))),
+        "malformed served as is"
+    );
+    let r = sim
+        .get("/v1.43/containers/dexpfix-run/stats?stream=false&one-shot=true")
+        .await;
+    assert_eq!(r.body, file(&format!("stats/{FIX_A}.json")));
+    assert_eq!(
+        sim.get("/v1.43/containers/dexpfix-nope/json").await.status,
+        404
+    );
+
+    let r = sim
+        .get(&format!(
+            "/v1.43/events?since=1700000000.000000001&until={}",
+            now_secs()
+        ))
+        .await;
+    assert_eq!(r.body, file("events.jsonl"));
+    let r = sim
+        .get("/v1.43/events?since=1700000000.000000002&until=1700000006")
+        .await;
+    assert_eq!(r.text().lines().count(), 1);
+
+    // Shorthand events use the recorded names; destroy removes the container.
+    let ev = sim
+        .post(
+            "/_sim/event",
+            json!({"container": "dexpfix-exited", "action": "destroy"}),
+        )
+        .await;
+    assert_eq!(ev["Actor"]["ID"], FIX_B);
+    assert_eq!(ev["Actor"]["Attributes"]["name"], "dexpfix-exited");
+    assert_eq!(
+        sim.json("/containers/json?all=true")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        sim.get(&format!("/containers/{FIX_B}/json")).await.status,
+        404
+    );
+}
+
+#[test]
+fn missing_fixture_file_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixtures(dir.path());
+    std::fs::remove_file(dir.path().join(format!("stats/{FIX_B}.json"))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_docker_sim"))
+        .args(["--socket", dir.path().join("s.sock").to_str().unwrap()])
+        .args(["--fixtures", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("stats/{FIX_B}.json")), "{err}");
+}
+
+#[test]
+fn sigterm_removes_the_socket() {
+    let mut sim = Sim::start(&["--containers", "1"]);
+    assert!(sim.sock.exists());
+    let pid = sim.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = sim.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "docker_sim ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(!sim.sock.exists());
+}
