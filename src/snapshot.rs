@@ -461,7 +461,8 @@ impl Memory {
             mapped_file: get("total_mapped_file", "file_mapped"),
             swap: stats.and_then(|s| s.get("total_swap").copied()),
             max_usage: m.max_usage,
-            failcnt: m.failcnt,
+            // The engine's `failcnt` is `omitempty`: missing means 0.
+            failcnt: Some(m.failcnt.unwrap_or(0)),
         })
     }
 }
@@ -584,6 +585,7 @@ mod tests {
         assert_eq!(m.cache, Some(20));
         assert_eq!(m.mapped_file, Some(5));
         assert_eq!(m.working_set, Some(985));
-        assert_eq!((m.swap, m.max_usage, m.failcnt), (None, None, None));
+        assert_eq!((m.swap, m.max_usage), (None, None));
+        assert_eq!(m.failcnt, Some(0), "omitempty: missing is 0");
     }
 }

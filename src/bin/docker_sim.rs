@@ -2061,7 +2061,9 @@ fn events(
 ) -> Response<Body> {
     let ts = |k: &str| match params.get(k).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => parse_timestamp(v).map(Some).ok_or(format!("invalid value for {k}: {v:?}")),
+        Some(v) => parse_timestamp(v)
+            .map(Some)
+            .ok_or(format!("invalid value for {k}: {v:?}")),
     };
     let (since, until) = match (ts("since"), ts("until")) {
         (Ok(s), Ok(u)) => (s, u),

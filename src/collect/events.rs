@@ -99,6 +99,7 @@ pub async fn run(client: Arc<Client>, store: Arc<Store>, config: Arc<Config>, sh
                 }
                 store.update(|w| {
                     w.events_connected = true;
+                    w.record(EVENTS, Duration::ZERO, 0);
                     if subscribed_before {
                         w.event_stream_reconnects += 1;
                     }

@@ -1,1 +1,80 @@
+//! Golden `/metrics` for each fixture set, served by the simulated engine in
+//! replay mode. `UPDATE_GOLDEN=1 cargo test golden` rewrites the files.
 
+use crate::support::*;
+use std::path::Path;
+use std::time::Duration;
+
+/// Replaces what changes from run to run (durations, the snapshot's time,
+/// the build) with placeholders.
+fn normalise(body: &str) -> String {
+    body.lines()
+        .map(|line| {
+            if line.starts_with("docker_exporter_collector_duration_seconds{")
+                || line.starts_with("docker_exporter_last_collection_timestamp_seconds ")
+            {
+                let (series, _) = line.rsplit_once(' ').unwrap();
+                format!("{series} <varies>")
+            } else if line.starts_with("docker_exporter_build_info{") {
+                "docker_exporter_build_info{<build>} 1".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+async fn golden(set: &str) {
+    let sim = Sim::start(&["--fixtures", fixtures(set).to_str().unwrap()]);
+    let exporter = Exporter::start(&[
+        &sim.host(),
+        "--collect.interval=60s",
+        "--collect.container-labels=com.docker.compose.project,com.docker.compose.service,org.example.note",
+    ])
+    .await;
+    let m = exporter
+        .wait_for(Duration::from_secs(20), "the first cycle and the event stream", |m| {
+            m.get("docker_exporter_collector_success", &[("collector", "stats")]).is_some()
+                && m.get("docker_exporter_collector_success", &[("collector", "events")]).is_some()
+        })
+        .await;
+    promtool_check(&m.body);
+    let got = normalise(&m.body);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{set}.prom"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &got).unwrap();
+        eprintln!("rewrote {}", path.display());
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (make it with UPDATE_GOLDEN=1)", path.display()));
+    if got != want {
+        let diff: Vec<String> = want
+            .lines()
+            .zip(got.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("- {a}\n+ {b}"))
+            .collect();
+        panic!(
+            "/metrics differs from {} ({} vs {} lines):\n{}",
+            path.display(),
+            want.lines().count(),
+            got.lines().count(),
+            diff.join("\n")
+        );
+    }
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_engine_20_10_cgroup_v1() {
+    golden("engine-20.10-cgroupv1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_engine_25_cgroup_v2() {
+    golden("engine-25-cgroupv2").await;
+}

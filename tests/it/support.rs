@@ -346,7 +346,7 @@ impl Sim {
 
     /// Starts `docker_sim` on `socket` and waits until it listens.
     pub fn start_at(socket: &Path, args: &[&str]) -> Sim {
-        let mut child = Command::new(option_env!("CARGO_BIN_EXE_docker_sim").expect("the docker_sim binary is built with the tests"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_docker_sim"))
             .arg("--socket")
             .arg(socket)
             .args(args)
