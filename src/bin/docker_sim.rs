@@ -37,14 +37,16 @@
 //! | `--two-sample-delay DUR` | 1s | wait of `stream=false` stats without `one-shot` |
 //! | `--churn-per-sec R` | 0 | synthetic: destroy R and create R containers every second |
 //! | `--event-rate R` | 0 | synthetic: R events per second (health checks, some die/start) |
-//! | `--ncpu N`, `--seed S` | 8, 42 | synthetic host CPUs; seed for ids and randomness |
+//! | `--ncpu N`, `--seed S` | 8, 42 | synthetic host CPUs; seed of ids and random choices |
 //!
 //! ## Engine API (any `/vX.Y` prefix, or none)
 //!
 //! `GET|HEAD /_ping`, `/version`, `/info`, `/containers/json?all=`, `/containers/{id|name}/json`,
-//! `/containers/{id}/stats?stream=&one-shot=` (streams one sample a second when `stream`
-//! is true), `/events?since=&until=&filters=` (filters: `type`, `event`, `container`,
-//! `label`). Unknown paths: 404. Any other method: 405, counted in `non_get`.
+//! `/containers/{id}/stats?stream=&one-shot=` (one sample a second while `stream` is
+//! true), `/events?since=&until=&filters=` (filters honoured: `type`, `event`,
+//! `container`). Unknown paths: 404. Any other method: 405, counted in `non_get`.
+//! In fixtures mode `/version`, `/info` and the bodies are served as recorded, whatever
+//! the flags say.
 //!
 //! ## Control plane (`/_sim/`, never called by the exporter)
 //!
@@ -64,12 +66,12 @@
 #![recursion_limit = "256"]
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::future::IntoFuture;
+use std::future::{pending, IntoFuture};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -77,17 +79,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
-use axum::Router;
 use clap::Parser;
-use hyper::body::Frame;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
+
+type Reply = Response<Body>;
+type Attrs = BTreeMap<String, String>;
 
 const HISTORY_CAP: usize = 10_000;
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 const GARBAGE: &[u8] = b"{\"Id\":\"deadbeef\",\"Names\":[\"/trunc<html>\x01 not json\n";
+/// Endpoint names, as counted by `/_sim/calls` and named by faults.
+const ENDPOINTS: [&str; 8] = [
+    "ping", "version", "info", "list", "inspect", "stats", "events", "other",
+];
 const IMAGES: [&str; 6] = [
     "nginx:1.25",
     "postgres:16",
@@ -146,7 +154,7 @@ struct Args {
     /// Synthetic: CPUs of the host.
     #[arg(long, default_value_t = 8)]
     ncpu: u32,
-    /// Synthetic: seed for ids and random choices.
+    /// Synthetic: seed of ids and random choices.
     #[arg(long, default_value_t = 42)]
     seed: u64,
 }
@@ -164,9 +172,8 @@ fn splitmix(x: u64) -> u64 {
 
 /// A deterministic 64-hex id derived from a number.
 fn hex_id(n: u64, salt: u64) -> String {
-    (0..4u64)
-        .map(|i| format!("{:016x}", splitmix((n.wrapping_mul(4) + i) ^ salt)))
-        .collect()
+    let part = |i: u64| format!("{:016x}", splitmix((n.wrapping_mul(4) + i) ^ salt));
+    (0..4).map(part).collect()
 }
 
 fn unix_nanos(t: SystemTime) -> i64 {
@@ -178,11 +185,17 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_nanos(t).to_string()
 }
 
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u128::from(u64::MAX)) as u64
+}
+
+fn load(a: &AtomicU64) -> Duration {
+    Duration::from_nanos(a.load(Relaxed))
+}
+
 /// Docker's `units.HumanDuration`, used in the list's `Status`.
 fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let mins = secs / 60;
-    let hours = (secs + 1800) / 3600;
+    let (secs, mins, hours) = (d.as_secs(), d.as_secs() / 60, (d.as_secs() + 1800) / 3600);
     match () {
         _ if secs < 1 => "Less than a second".into(),
         _ if secs == 1 => "1 second".into(),
@@ -217,45 +230,35 @@ fn split_version(path: &str) -> (Option<String>, String) {
 /// Docker's timestamp parameter: `seconds` or `seconds.fraction` → nanoseconds.
 fn parse_timestamp(s: &str) -> Option<i64> {
     let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let mut nanos: i64 = 0;
-    if !frac.is_empty() {
-        let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
-        nanos = digits.parse().ok()?;
-    }
-    Some(secs.parse::<i64>().ok()?.checked_mul(1_000_000_000)? + nanos)
+    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+    Some(secs.parse::<i64>().ok()?.checked_mul(1_000_000_000)? + frac.parse::<i64>().ok()?)
 }
 
 fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
+    let (b, mut out, mut i) = (s.as_bytes(), Vec::new(), 0);
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if plus_is_space && b[i] == b'+' {
-            b' '
-        } else {
-            b[i]
-        });
-        i += 1;
+        let escaped = || Some(hex(*b.get(i + 1)?)? * 16 + hex(*b.get(i + 2)?)?);
+        let (byte, used) = match b[i] {
+            b'%' => escaped().map_or((b'%', 1), |v| (v, 3)),
+            b'+' if plus_is_space => (b' ', 1),
+            c => (c, 1),
+        };
+        out.push(byte);
+        i += used;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
 
 fn parse_query(q: Option<&str>) -> HashMap<String, String> {
+    let pair = |kv: &str| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (percent_decode(k, true), percent_decode(v, true))
+    };
     q.unwrap_or("")
         .split('&')
         .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        })
+        .map(pair)
         .collect()
 }
 
@@ -267,25 +270,29 @@ fn bool_param(params: &HashMap<String, String>, key: &str, default: bool) -> boo
     })
 }
 
-fn respond(status: StatusCode, ctype: &'static str, body: impl Into<Body>) -> Response<Body> {
+fn respond(status: StatusCode, ctype: &'static str, body: impl Into<Body>) -> Reply {
     let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    let ctype = HeaderValue::from_static(ctype);
+    resp.headers_mut().insert(header::CONTENT_TYPE, ctype);
     resp
 }
 
-fn json_value(status: StatusCode, v: &Value) -> Response<Body> {
-    let mut body = serde_json::to_vec(v).expect("serialising a Value cannot fail");
+fn json_reply(status: StatusCode, v: &impl Serialize) -> Reply {
+    let mut body = serde_json::to_vec(v).expect("serialising JSON");
     body.push(b'\n');
     respond(status, "application/json", body)
 }
 
-fn error(status: StatusCode, msg: impl std::fmt::Display) -> Response<Body> {
-    json_value(status, &json!({ "message": msg.to_string() }))
+fn raw_json(body: Bytes) -> Reply {
+    respond(StatusCode::OK, "application/json", body)
 }
 
-fn no_such_container(key: &str) -> Response<Body> {
+fn error(status: StatusCode, msg: impl std::fmt::Display) -> Reply {
+    json_reply(status, &json!({ "message": msg.to_string() }))
+}
+
+fn no_such_container(key: &str) -> Reply {
     error(StatusCode::NOT_FOUND, format!("No such container: {key}"))
 }
 
@@ -299,126 +306,69 @@ impl hyper::body::Body for ChannelBody {
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        self.0.poll_recv(cx).map(|m| m.map(|r| r.map(Frame::data)))
+    ) -> Poll<Option<io::Result<hyper::body::Frame<Bytes>>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|m| m.map(|r| r.map(hyper::body::Frame::data)))
     }
 }
 
-fn streaming(rx: mpsc::Receiver<io::Result<Bytes>>) -> Response<Body> {
-    respond(
-        StatusCode::OK,
-        "application/json",
-        Body::new(ChannelBody(rx)),
-    )
+fn streaming(rx: mpsc::Receiver<io::Result<Bytes>>) -> Reply {
+    raw_json(Bytes::new()).map(|_| Body::new(ChannelBody(rx)))
 }
 
-/// The `close` fault: headers, then the connection is dropped.
-fn aborted() -> Response<Body> {
-    let (tx, rx) = mpsc::channel(1);
-    let _ = tx.try_send(Err(io::Error::other(
-        "docker_sim: simulated connection close",
-    )));
-    streaming(rx)
+fn closed_error() -> io::Error {
+    io::Error::other("docker_sim: simulated connection close")
 }
 
 // ---------------------------------------------------------------------------
 // Call accounting and faults
 // ---------------------------------------------------------------------------
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Endpoint {
-    Ping,
-    Version,
-    Info,
-    List,
-    Inspect,
-    Stats,
-    Events,
-    Other,
-}
-
-const ENDPOINTS: [Endpoint; 8] = [
-    Endpoint::Ping,
-    Endpoint::Version,
-    Endpoint::Info,
-    Endpoint::List,
-    Endpoint::Inspect,
-    Endpoint::Stats,
-    Endpoint::Events,
-    Endpoint::Other,
-];
-
-impl Endpoint {
-    fn name(self) -> &'static str {
-        match self {
-            Endpoint::Ping => "ping",
-            Endpoint::Version => "version",
-            Endpoint::Info => "info",
-            Endpoint::List => "list",
-            Endpoint::Inspect => "inspect",
-            Endpoint::Stats => "stats",
-            Endpoint::Events => "events",
-            Endpoint::Other => "other",
-        }
-    }
-
-    fn from_name(s: &str) -> Option<Self> {
-        ENDPOINTS.into_iter().find(|e| e.name() == s)
-    }
-}
-
-/// Maps a path (without version prefix) to an endpoint and its container key.
-fn route(path: &str) -> (Endpoint, Option<String>) {
+/// Maps a path (without version prefix) to an endpoint name and its container key.
+fn route(path: &str) -> (&'static str, String) {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segs.as_slice() {
-        ["_ping"] => (Endpoint::Ping, None),
-        ["version"] => (Endpoint::Version, None),
-        ["info"] => (Endpoint::Info, None),
-        ["events"] => (Endpoint::Events, None),
-        ["containers", "json"] => (Endpoint::List, None),
-        ["containers", id, "json"] => (Endpoint::Inspect, Some(percent_decode(id, false))),
-        ["containers", id, "stats"] => (Endpoint::Stats, Some(percent_decode(id, false))),
-        _ => (Endpoint::Other, None),
-    }
+    let (ep, key) = match segs.as_slice() {
+        ["_ping"] => ("ping", ""),
+        ["version"] => ("version", ""),
+        ["info"] => ("info", ""),
+        ["events"] => ("events", ""),
+        ["containers", "json"] => ("list", ""),
+        ["containers", id, "json"] => ("inspect", *id),
+        ["containers", id, "stats"] => ("stats", *id),
+        _ => ("other", ""),
+    };
+    (ep, percent_decode(key, false))
 }
 
 #[derive(Default)]
 struct Calls {
-    total: AtomicU64,
     by: [AtomicU64; 8],
     non_get: AtomicU64,
 }
 
 impl Calls {
-    fn record(&self, ep: Endpoint, non_get: bool) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        self.by[ep as usize].fetch_add(1, Ordering::Relaxed);
-        if non_get {
-            self.non_get.fetch_add(1, Ordering::Relaxed);
-        }
+    fn record(&self, ep: &str, non_get: bool) {
+        let i = ENDPOINTS.iter().position(|e| *e == ep).unwrap_or(7);
+        self.by[i].fetch_add(1, Relaxed);
+        self.non_get.fetch_add(u64::from(non_get), Relaxed);
     }
 
     fn snapshot(&self) -> Value {
-        let by: Map<String, Value> = ENDPOINTS
+        let counts = ENDPOINTS
             .iter()
-            .map(|e| {
-                (
-                    e.name().to_string(),
-                    json!(self.by[*e as usize].load(Ordering::Relaxed)),
-                )
-            })
-            .collect();
-        json!({
-            "total": self.total.load(Ordering::Relaxed),
-            "by_endpoint": by,
-            "non_get": self.non_get.load(Ordering::Relaxed),
-        })
+            .zip(&self.by)
+            .map(|(e, n)| (e.to_string(), n.load(Relaxed)));
+        let by: BTreeMap<String, u64> = counts.collect();
+        let total: u64 = by.values().sum();
+        json!({"total": total, "by_endpoint": by, "non_get": self.non_get.load(Relaxed)})
     }
 
     fn reset(&self) {
-        self.total.store(0, Ordering::Relaxed);
-        self.non_get.store(0, Ordering::Relaxed);
-        self.by.iter().for_each(|c| c.store(0, Ordering::Relaxed));
+        self.by
+            .iter()
+            .chain([&self.non_get])
+            .for_each(|n| n.store(0, Relaxed));
     }
 }
 
@@ -431,17 +381,12 @@ enum FaultKind {
     Close,
 }
 
-#[derive(Deserialize)]
-struct FaultReq {
+/// A fault as posted to `/_sim/fault`; `count` is decremented as calls are hit.
+#[derive(Deserialize, Debug)]
+struct Fault {
     endpoint: String,
     kind: FaultKind,
     count: Option<u64>,
-}
-
-struct Fault {
-    endpoint: Option<Endpoint>, // None = any
-    kind: FaultKind,
-    remaining: Option<u64>, // None = until cleared
 }
 
 // ---------------------------------------------------------------------------
@@ -476,27 +421,22 @@ struct Actor {
     #[serde(rename = "ID", default)]
     id: String,
     #[serde(rename = "Attributes", default)]
-    attributes: BTreeMap<String, String>,
+    attributes: Attrs,
 }
 
-fn container_event(
-    id: &str,
-    image: &str,
-    mut attributes: BTreeMap<String, String>,
-    action: &str,
-) -> Event {
+fn container_event(id: &str, image: &str, mut attributes: Attrs, action: &str) -> Event {
     attributes.insert("image".into(), image.into());
+    let actor = Actor {
+        id: id.into(),
+        attributes,
+    };
     Event {
         status: Some(action.into()),
         id: Some(id.into()),
         from: Some(image.into()),
         typ: "container".into(),
         action: action.into(),
-        actor: Actor {
-            id: id.into(),
-            attributes,
-        },
-        scope: "local".into(),
+        actor,
         ..Event::default()
     }
 }
@@ -522,22 +462,20 @@ struct EventHub {
 
 impl EventHub {
     fn new(initial: Vec<Arc<EvRec>>) -> Self {
-        let mut history: VecDeque<_> = initial.into();
-        while history.len() > HISTORY_CAP {
-            history.pop_front();
-        }
+        let skip = initial.len().saturating_sub(HISTORY_CAP);
+        let history = initial.into_iter().skip(skip).collect();
+        let tx = broadcast::channel(65_536).0;
         Self {
             history: Mutex::new(history),
-            tx: broadcast::channel(65_536).0,
+            tx,
         }
     }
 
     fn publish(&self, mut ev: Event) -> Event {
         if ev.time_nano == 0 {
-            ev.time_nano = if ev.time != 0 {
-                ev.time * 1_000_000_000
-            } else {
-                unix_nanos(SystemTime::now())
+            ev.time_nano = match ev.time {
+                0 => unix_nanos(SystemTime::now()),
+                t => t * 1_000_000_000,
             };
         }
         if ev.time == 0 {
@@ -548,9 +486,10 @@ impl EventHub {
         }
         let mut line = serde_json::to_vec(&ev).expect("events serialise");
         line.push(b'\n');
+        let (time_nano, line) = (ev.time_nano, line.into());
         let rec = Arc::new(EvRec {
-            time_nano: ev.time_nano,
-            line: line.into(),
+            time_nano,
+            line,
             ev: Some(ev.clone()),
         });
         let mut history = self.history.lock().unwrap();
@@ -563,76 +502,53 @@ impl EventHub {
         ev
     }
 
+    /// A live receiver, plus the kept events at or after `since` (if given).
     fn subscribe(&self, since: Option<i64>) -> (Vec<Arc<EvRec>>, broadcast::Receiver<StreamMsg>) {
         let history = self.history.lock().unwrap();
-        let rx = self.tx.subscribe();
-        let replay = since.map_or_else(Vec::new, |s| {
-            history
-                .iter()
-                .filter(|r| r.time_nano >= s)
-                .cloned()
-                .collect()
-        });
-        (replay, rx)
+        let replay = history
+            .iter()
+            .filter(|r| since.is_some_and(|s| r.time_nano >= s));
+        (replay.cloned().collect(), self.tx.subscribe())
     }
 }
 
-/// The `filters` of `/events`: `type`, `event`, `container`, `label`; others are ignored.
-#[derive(Default)]
-struct EventFilter {
-    types: Vec<String>,
-    events: Vec<String>,
-    containers: Vec<String>,
-    labels: Vec<String>,
-}
+/// The `filters` of `/events`; `type`, `event` and `container` are honoured.
+struct EventFilter(HashMap<String, Vec<String>>);
 
 impl EventFilter {
     fn parse(raw: Option<&String>) -> Result<Self, String> {
-        let Some(raw) = raw.filter(|s| !s.is_empty()) else {
-            return Ok(Self::default());
-        };
+        let raw = raw.filter(|s| !s.is_empty()).map_or("{}", |s| s.as_str());
         let v: Value = serde_json::from_str(raw).map_err(|e| format!("invalid filter: {e}"))?;
         let obj = v.as_object().ok_or("invalid filter: not an object")?;
-        let get = |key: &str| -> Vec<String> {
-            match obj.get(key) {
-                Some(Value::Array(a)) => a
+        // Values are lists (`{"type":["container"]}`) or, from old clients, maps to `true`.
+        let values = |v: &Value| -> Vec<String> {
+            match v {
+                Value::Array(a) => a
                     .iter()
                     .filter_map(|s| s.as_str().map(String::from))
                     .collect(),
-                Some(Value::Object(m)) => m
-                    .iter()
-                    .filter(|(_, v)| v.as_bool() == Some(true))
-                    .map(|(k, _)| k.clone())
-                    .collect(),
+                Value::Object(m) => m.keys().cloned().collect(),
                 _ => Vec::new(),
             }
         };
-        Ok(Self {
-            types: get("type"),
-            events: get("event"),
-            containers: get("container"),
-            labels: get("label"),
-        })
+        Ok(Self(
+            obj.iter().map(|(k, v)| (k.clone(), values(v))).collect(),
+        ))
     }
 
     fn matches(&self, rec: &EvRec) -> bool {
         let Some(ev) = &rec.ev else { return true };
-        let attrs = &ev.actor.attributes;
-        let base_action = ev.action.split(':').next().unwrap_or_default();
-        (self.types.is_empty() || self.types.contains(&ev.typ))
-            && (self.events.is_empty()
-                || self
-                    .events
-                    .iter()
-                    .any(|e| *e == ev.action || e == base_action))
-            && (self.containers.is_empty()
-                || self
-                    .containers
-                    .iter()
-                    .any(|c| ev.actor.id.starts_with(c.as_str()) || attrs.get("name") == Some(c)))
-            && self.labels.iter().all(|l| match l.split_once('=') {
-                Some((k, v)) => attrs.get(k).is_some_and(|x| x == v),
-                None => attrs.contains_key(l),
+        let base = ev.action.split(':').next().unwrap_or_default();
+        let name = ev.actor.attributes.get("name");
+        let allows = |key: &str, hit: &dyn Fn(&String) -> bool| {
+            self.0
+                .get(key)
+                .is_none_or(|vals| vals.is_empty() || vals.iter().any(hit))
+        };
+        allows("type", &|t| *t == ev.typ)
+            && allows("event", &|e| *e == ev.action || e == base)
+            && allows("container", &|c| {
+                ev.actor.id.starts_with(c.as_str()) || name == Some(c)
             })
     }
 }
@@ -641,39 +557,37 @@ impl EventFilter {
 // Fixture mode
 // ---------------------------------------------------------------------------
 
-struct FixMeta {
-    name: String,
+/// A container of `containers.json`, with its element's exact bytes.
+struct Listed {
+    id: String,
+    names: Vec<String>,
     image: String,
-    labels: BTreeMap<String, String>,
+    labels: Attrs,
     /// Listed with `all=false` (running, paused or restarting).
     up: bool,
-    /// The element's exact bytes in `containers.json`, if it was listed.
-    raw: Option<Bytes>,
+    raw: Bytes,
 }
 
 struct Fixtures {
     version: Bytes,
     info: Bytes,
     list: Bytes,
-    /// Listed ids in list order; None when `containers.json` is not a JSON array.
-    order: Option<Vec<String>>,
-    meta: HashMap<String, FixMeta>,
-    names: HashMap<String, String>,
+    /// None when `containers.json` is not a JSON array (then it is always served as is).
+    listed: Option<Vec<Listed>>,
     inspect: HashMap<String, Bytes>,
     stats: HashMap<String, Bytes>,
     removed: RwLock<HashSet<String>>,
     api_version: Option<String>,
     engine_version: Option<String>,
-    history: Vec<Arc<EvRec>>,
 }
 
 /// The exact bytes of each element of a top-level JSON array.
 fn split_json_array(raw: &[u8]) -> Option<Vec<&[u8]>> {
-    let skip_ws = |mut i: usize| {
-        while i < raw.len() && raw[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        i
+    let skip_ws = |i: usize| {
+        i + raw[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count()
     };
     let mut i = skip_ws(0);
     if raw.get(i) != Some(&b'[') {
@@ -685,10 +599,10 @@ fn split_json_array(raw: &[u8]) -> Option<Vec<&[u8]>> {
         return Some(out);
     }
     loop {
-        let mut de =
-            serde_json::Deserializer::from_slice(&raw[i..]).into_iter::<serde::de::IgnoredAny>();
-        de.next()?.ok()?;
-        let end = i + de.byte_offset();
+        let de = serde_json::Deserializer::from_slice(&raw[i..]);
+        let mut values = de.into_iter::<serde::de::IgnoredAny>();
+        values.next()?.ok()?;
+        let end = i + values.byte_offset();
         out.push(&raw[i..end]);
         i = skip_ws(end);
         match raw.get(i) {
@@ -699,194 +613,151 @@ fn split_json_array(raw: &[u8]) -> Option<Vec<&[u8]>> {
     }
 }
 
-fn read_fixture(dir: &Path, rel: &str) -> Result<Bytes, String> {
-    std::fs::read(dir.join(rel))
-        .map(Bytes::from)
-        .map_err(|e| format!("fixture {}: {e}", dir.join(rel).display()))
-}
-
-fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
-    v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Fixtures {
-    fn load(dir: &Path) -> Result<Self, String> {
-        let version = read_fixture(dir, "version.json")?;
-        let info = read_fixture(dir, "info.json")?;
-        let list = read_fixture(dir, "containers.json")?;
-        let events = read_fixture(dir, "events.jsonl")?;
+    /// Loads a fixture set and the recorded events; every file of the layout must exist.
+    fn load(dir: &Path) -> Result<(Self, Vec<Arc<EvRec>>), String> {
+        let missing = |p: PathBuf, e: io::Error| format!("fixture {}: {e}", p.display());
+        let read = |rel: &str| {
+            let path = dir.join(rel);
+            std::fs::read(&path)
+                .map(Bytes::from)
+                .map_err(|e| missing(path, e))
+        };
+        let (version, info, list) = (
+            read("version.json")?,
+            read("info.json")?,
+            read("containers.json")?,
+        );
         let version_json: Value = serde_json::from_slice(&version).unwrap_or_default();
-        let api_version = std::fs::read_to_string(dir.join("ping.headers"))
-            .ok()
-            .and_then(|h| {
-                h.lines().find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.trim()
-                        .eq_ignore_ascii_case("api-version")
-                        .then(|| v.trim().to_string())
-                })
-            })
+        let ping = std::fs::read_to_string(dir.join("ping.headers")).unwrap_or_default();
+        let api_version = ping
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("api-version"))
+            .map(|(_, v)| v.trim().to_string())
             .or_else(|| version_json["ApiVersion"].as_str().map(String::from));
-        let engine_version = version_json["Version"].as_str().map(String::from);
 
-        let mut meta = HashMap::new();
-        let mut names = HashMap::new();
-        let order = split_json_array(&list).map(|elems| {
-            let mut order = Vec::new();
-            for raw in elems {
-                let v: Value = serde_json::from_slice(raw).unwrap_or_default();
-                let Some(id) = v["Id"].as_str() else { continue };
-                let all_names: Vec<String> = v["Names"]
+        let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let listed = split_json_array(&list).map(|elems| {
+            let parsed = elems
+                .into_iter()
+                .map(|raw| (raw, serde_json::from_slice(raw)));
+            let parsed = parsed.filter_map(|(raw, v): (_, Result<Value, _>)| Some((raw, v.ok()?)));
+            let to_listed = |(raw, v): (&[u8], Value)| Listed {
+                id: str_of(&v["Id"]),
+                names: v["Names"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|n| n.as_str().map(|n| n.trim_start_matches('/').to_string()))
-                    .collect();
-                for n in &all_names {
-                    names.insert(n.clone(), id.to_string());
-                }
-                let state = v["State"].as_str().unwrap_or_default();
-                meta.insert(
-                    id.to_string(),
-                    FixMeta {
-                        name: all_names.first().cloned().unwrap_or_default(),
-                        image: v["Image"].as_str().unwrap_or_default().to_string(),
-                        labels: string_map(v.get("Labels")),
-                        up: matches!(state, "running" | "paused" | "restarting"),
-                        raw: Some(Bytes::copy_from_slice(raw)),
-                    },
-                );
-                order.push(id.to_string());
-            }
-            order
+                    .map(str_of)
+                    .collect(),
+                image: str_of(&v["Image"]),
+                labels: serde_json::from_value(v["Labels"].clone()).unwrap_or_default(),
+                up: matches!(
+                    v["State"].as_str(),
+                    Some("running" | "paused" | "restarting")
+                ),
+                raw: Bytes::copy_from_slice(raw),
+            };
+            parsed.map(to_listed).collect::<Vec<_>>()
         });
 
-        let mut inspect = HashMap::new();
-        let mut stats = HashMap::new();
+        let (mut inspect, mut stats) = (HashMap::new(), HashMap::new());
         for (sub, map) in [("inspect", &mut inspect), ("stats", &mut stats)] {
-            let rd = std::fs::read_dir(dir.join(sub))
-                .map_err(|e| format!("fixture {}: {e}", dir.join(sub).display()))?;
-            for entry in rd.flatten() {
-                let file = entry.file_name().to_string_lossy().into_owned();
+            let entries =
+                std::fs::read_dir(dir.join(sub)).map_err(|e| missing(dir.join(sub), e))?;
+            for file in entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+            {
                 if let Some(id) = file.strip_suffix(".json") {
-                    map.insert(id.to_string(), read_fixture(dir, &format!("{sub}/{file}"))?);
+                    map.insert(id.to_string(), read(&format!("{sub}/{file}"))?);
                 }
             }
         }
-        for id in order.iter().flatten() {
+        for c in listed.iter().flatten() {
             for (sub, map) in [("inspect", &inspect), ("stats", &stats)] {
-                if !map.contains_key(id) {
+                if !map.contains_key(&c.id) {
+                    let path = dir.join(format!("{sub}/{}.json", c.id));
                     return Err(format!(
-                        "fixture {}/{sub}/{id}.json is missing (listed in containers.json)",
-                        dir.display()
+                        "fixture {} is missing (the container is listed)",
+                        path.display()
                     ));
                 }
             }
         }
-        // Containers only known from their inspect file (e.g. removed after the list).
-        for (id, body) in &inspect {
-            let v: Value = serde_json::from_slice(body).unwrap_or_default();
-            let name = v["Name"]
-                .as_str()
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string();
-            if !name.is_empty() {
-                names.entry(name.clone()).or_insert_with(|| id.clone());
-            }
-            meta.entry(id.clone()).or_insert_with(|| FixMeta {
-                name,
-                image: v["Config"]["Image"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                labels: string_map(v["Config"].get("Labels")),
-                up: v["State"]["Running"].as_bool().unwrap_or(false),
-                raw: None,
-            });
-        }
 
-        let mut history = Vec::new();
-        let mut last_time = 0;
-        for line in events
+        // Kept byte-for-byte; an unparsable line keeps the time of the line before it.
+        let (mut history, mut time_nano) = (Vec::new(), 0);
+        for line in read("events.jsonl")?
             .split(|b| *b == b'\n')
             .filter(|l| !l.trim_ascii().is_empty())
         {
             let ev: Option<Event> = serde_json::from_slice(line).ok();
             if let Some(ev) = &ev {
-                last_time = if ev.time_nano != 0 {
+                time_nano = if ev.time_nano != 0 {
                     ev.time_nano
                 } else {
                     ev.time * 1_000_000_000
                 };
             }
-            let mut bytes = line.to_vec();
-            bytes.push(b'\n');
+            let line = Bytes::from([line, b"\n"].concat());
             history.push(Arc::new(EvRec {
-                time_nano: last_time,
-                line: bytes.into(),
+                time_nano,
+                line,
                 ev,
             }));
         }
-
-        Ok(Self {
+        let engine_version = version_json["Version"].as_str().map(String::from);
+        let removed = RwLock::default();
+        let fixtures = Self {
             version,
             info,
             list,
-            order,
-            meta,
-            names,
+            listed,
             inspect,
             stats,
-            removed: RwLock::default(),
+            removed,
             api_version,
             engine_version,
-            history,
-        })
+        };
+        Ok((fixtures, history))
     }
 
+    /// Resolves an id, a name or a unique id prefix to a (not destroyed) container id.
     fn resolve(&self, key: &str) -> Option<String> {
-        let removed = self.removed.read().unwrap();
         let key = key.trim_start_matches('/');
-        let id = if self.meta.contains_key(key) {
-            Some(key.to_string())
-        } else if let Some(id) = self.names.get(key) {
-            Some(id.clone())
-        } else {
-            let mut hits = self.meta.keys().filter(|id| id.starts_with(key));
-            match (hits.next(), hits.next()) {
-                (Some(id), None) if !key.is_empty() => Some(id.clone()),
-                _ => None,
+        let by_name = self
+            .listed
+            .iter()
+            .flatten()
+            .find(|c| c.names.iter().any(|n| n.trim_start_matches('/') == key));
+        let id = match by_name {
+            _ if self.inspect.contains_key(key) => Some(key.to_string()),
+            Some(c) => Some(c.id.clone()),
+            None => {
+                let mut hits = self
+                    .inspect
+                    .keys()
+                    .filter(|id| !key.is_empty() && id.starts_with(key));
+                hits.next().filter(|_| hits.next().is_none()).cloned()
             }
         };
-        id.filter(|id| !removed.contains(id))
+        id.filter(|id| !self.removed.read().unwrap().contains(id))
     }
 
     fn list(&self, all: bool) -> Bytes {
         let removed = self.removed.read().unwrap();
-        let Some(order) = &self.order else {
-            return self.list.clone();
-        };
-        if all && removed.is_empty() {
-            return self.list.clone();
+        match &self.listed {
+            Some(listed) if !all || !removed.is_empty() => {
+                let keep = listed
+                    .iter()
+                    .filter(|c| (all || c.up) && !removed.contains(&c.id));
+                let elems: Vec<&[u8]> = keep.map(|c| &c.raw[..]).collect();
+                [&b"["[..], &elems.join(&b","[..]), b"]\n"].concat().into()
+            }
+            _ => self.list.clone(),
         }
-        let elems: Vec<&[u8]> = order
-            .iter()
-            .filter(|id| !removed.contains(*id))
-            .filter_map(|id| self.meta.get(id))
-            .filter(|m| all || m.up)
-            .filter_map(|m| m.raw.as_deref())
-            .collect();
-        let mut out = b"[".to_vec();
-        out.extend(elems.join(&b","[..]));
-        out.extend(b"]\n");
-        out.into()
     }
 }
 
@@ -894,27 +765,8 @@ impl Fixtures {
 // Synthetic mode
 // ---------------------------------------------------------------------------
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Status {
-    Created,
-    Running,
-    Paused,
-    Restarting,
-    Exited,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Restarting => "restarting",
-            Status::Exited => "exited",
-        }
-    }
-}
-
+/// A synthetic container. `status` is the daemon's word: created, running, paused,
+/// restarting or exited. Counters are functions of the time spent running.
 struct Container {
     serial: u64,
     hash: u64,
@@ -924,7 +776,7 @@ struct Container {
     project: Option<String>,
     service: &'static str,
     created: SystemTime,
-    status: Status,
+    status: &'static str,
     exit_code: i64,
     oom_killed: bool,
     started_at: Option<SystemTime>,
@@ -935,17 +787,15 @@ struct Container {
     nano_cpus: u64,
     pids_limit: Option<u64>,
     cpu_rate: f64,
-    /// Time spent running before `running_since` (counters are functions of it).
+    /// Time spent running before `running_since`.
     busy_before: Duration,
     running_since: Option<Instant>,
 }
 
 impl Container {
     fn active_secs(&self, at: Instant) -> f64 {
-        let running = self
-            .running_since
-            .map_or(Duration::ZERO, |s| at.saturating_duration_since(s));
-        (self.busy_before + running).as_secs_f64()
+        let running = self.running_since.map(|s| at.saturating_duration_since(s));
+        (self.busy_before + running.unwrap_or_default()).as_secs_f64()
     }
 
     fn freeze(&mut self, now: Instant) {
@@ -954,23 +804,24 @@ impl Container {
         }
     }
 
-    fn labels(&self) -> BTreeMap<String, String> {
-        let mut l = BTreeMap::new();
-        l.insert(
-            "org.opencontainers.image.title".into(),
-            self.image.split(':').next().unwrap_or_default().into(),
-        );
+    /// Listed with `all=false`, and has live stats.
+    fn is_up(&self) -> bool {
+        matches!(self.status, "running" | "paused" | "restarting")
+    }
+
+    fn labels(&self) -> Attrs {
+        let title = self.image.split(':').next().unwrap_or_default();
+        let mut l = Attrs::from([("org.opencontainers.image.title".into(), title.into())]);
         if let Some(p) = &self.project {
-            for (k, v) in [
+            let compose = [
                 ("project", p.as_str()),
                 ("service", self.service),
                 ("container-number", "1"),
                 ("oneoff", "False"),
                 ("version", "2.24.6"),
                 ("project.working_dir", "/srv/compose"),
-            ] {
-                l.insert(format!("com.docker.compose.{k}"), v.into());
-            }
+            ];
+            l.extend(compose.map(|(k, v)| (format!("com.docker.compose.{k}"), v.to_string())));
         }
         l
     }
@@ -981,11 +832,6 @@ impl Container {
             .map_or("bridge".into(), |p| format!("{p}_default"))
     }
 
-    fn image_id(&self) -> String {
-        let idx = IMAGES.iter().position(|i| *i == self.image).unwrap_or(0) as u64;
-        format!("sha256:{}", hex_id(idx, 0x1111))
-    }
-
     /// The list's human `Status`, as in Docker's `State.String()`.
     fn status_text(&self, now: SystemTime) -> String {
         let ago = |t: Option<SystemTime>| {
@@ -994,35 +840,26 @@ impl Container {
                     .unwrap_or_default(),
             )
         };
+        let (code, up, down) = (self.exit_code, ago(self.started_at), ago(self.finished_at));
+        let health = match self.health {
+            Some("starting") => " (health: starting)".to_string(),
+            Some(h) => format!(" ({h})"),
+            None => String::new(),
+        };
         match self.status {
-            Status::Created => "Created".into(),
-            Status::Paused => format!("Up {} (Paused)", ago(self.started_at)),
-            Status::Restarting => format!(
-                "Restarting ({}) {} ago",
-                self.exit_code,
-                ago(self.finished_at)
-            ),
-            Status::Exited => format!("Exited ({}) {} ago", self.exit_code, ago(self.finished_at)),
-            Status::Running => {
-                let health = match self.health {
-                    Some("starting") => " (health: starting)".to_string(),
-                    Some(h) => format!(" ({h})"),
-                    None => String::new(),
-                };
-                format!("Up {}{health}", ago(self.started_at))
-            }
+            "created" => "Created".into(),
+            "paused" => format!("Up {up} (Paused)"),
+            "restarting" => format!("Restarting ({code}) {down} ago"),
+            "exited" => format!("Exited ({code}) {down} ago"),
+            _ => format!("Up {up}{health}"),
         }
     }
 }
 
-struct Host {
+struct World {
     ncpu: u32,
     cgroup: u8,
     start: Instant,
-}
-
-struct World {
-    host: Host,
     seed: u64,
     rng: u64,
     next_serial: u64,
@@ -1034,18 +871,20 @@ struct World {
 }
 
 impl World {
-    fn new(n: u64, host: Host, seed: u64) -> Self {
+    fn new(args: &Args) -> Self {
         let mut w = Self {
-            host,
-            seed,
-            rng: splitmix(seed) | 1,
+            ncpu: args.ncpu.max(1),
+            cgroup: args.cgroup_version,
+            start: Instant::now(),
+            seed: args.seed,
+            rng: splitmix(args.seed) | 1,
             next_serial: 0,
             containers: BTreeMap::new(),
             by_id: HashMap::new(),
             by_name: HashMap::new(),
             restarts: Vec::new(),
         };
-        for _ in 0..n {
+        for _ in 0..args.containers {
             w.create(None, true);
         }
         w
@@ -1058,36 +897,37 @@ impl World {
         self.rng
     }
 
-    /// Creates a container: `initial` ones get the deterministic state mix and an
-    /// age; later ones are freshly created (state `created`, to be started).
+    /// Creates a container: `initial` ones get the deterministic mix of states and
+    /// ages; later ones are fresh (`created`, to be started).
     fn create(&mut self, name: Option<String>, initial: bool) -> u64 {
         let serial = self.next_serial;
         self.next_serial += 1;
         let h = splitmix(serial ^ self.seed);
-        let (now_w, now_i) = (SystemTime::now(), Instant::now());
-        let age = Duration::from_secs(3600 + h % (9 * 86400));
-        let created = if initial { now_w - age } else { now_w };
+        let (now, now_i) = (SystemTime::now(), Instant::now());
         // 75% running, 10% exited, 5% paused, 2.5% restarting, 2.5% created.
-        let status = match (initial, serial % 20) {
-            (false, _) => Status::Created,
-            (_, 15 | 16) => Status::Exited,
-            (_, 17) => Status::Paused,
-            (_, 18) if serial % 40 == 18 => Status::Restarting,
-            (_, 18) => Status::Created,
-            _ => Status::Running,
+        let status = match serial % 20 {
+            _ if !initial => "created",
+            15 | 16 => "exited",
+            17 => "paused",
+            18 if serial % 40 == 18 => "restarting",
+            18 => "created",
+            _ => "running",
         };
-        let started_at = (status != Status::Created).then(|| created + Duration::from_secs(2));
-        let finished_at = matches!(status, Status::Exited | Status::Restarting)
-            .then(|| now_w - Duration::from_secs((h >> 16) % 3500));
+        let age = Duration::from_secs(3600 + h % (9 * 86400));
+        let created = if initial { now - age } else { now };
+        let started_at = (status != "created").then(|| created + Duration::from_secs(2));
+        let finished_at = matches!(status, "exited" | "restarting")
+            .then(|| now - Duration::from_secs((h >> 16) % 3500));
+        let oom_killed = status == "exited" && serial % 40 == 16;
         let exit_code = match status {
-            Status::Exited if serial % 40 == 16 => 137,
-            Status::Exited | Status::Restarting => [0, 1, 2, 137, 143][(h >> 8) as usize % 5],
+            _ if oom_killed => 137,
+            "exited" | "restarting" => [0, 1, 2, 137, 143][(h >> 8) as usize % 5],
             _ => 0,
         };
         let health = (serial % 3 == 0).then_some(match status {
-            Status::Running if serial % 30 == 21 => "unhealthy",
-            Status::Running | Status::Paused => "healthy",
-            Status::Created => "starting",
+            "running" if serial % 30 == 21 => "unhealthy",
+            "running" | "paused" => "healthy",
+            "created" => "starting",
             _ => "unhealthy",
         });
         let nano_cpus = if serial % 5 == 0 {
@@ -1095,50 +935,45 @@ impl World {
         } else {
             0
         };
-        let mut cpu_rate = 0.005 + ((h >> 20) % 1000) as f64 / 2000.0;
-        if nano_cpus > 0 {
-            cpu_rate = cpu_rate.min(nano_cpus as f64 / 1e9);
-        }
-        let busy_before = match (status, started_at) {
-            (Status::Running | Status::Paused, Some(s)) => {
-                now_w.duration_since(s).unwrap_or_default()
-            }
-            (Status::Exited | Status::Restarting, Some(s)) => finished_at
-                .and_then(|f| f.duration_since(s).ok())
-                .unwrap_or_default(),
-            _ => Duration::ZERO,
+        let max_rate = if nano_cpus > 0 {
+            nano_cpus as f64 / 1e9
+        } else {
+            f64::MAX
         };
-        let compose = serial % 10 != 9;
+        let until = if matches!(status, "running" | "paused") {
+            Some(now)
+        } else {
+            finished_at
+        };
+        let busy = started_at
+            .zip(until)
+            .and_then(|(s, u)| u.duration_since(s).ok());
         let c = Container {
             serial,
             hash: h,
             id: hex_id(serial, self.seed),
             name: name.unwrap_or_else(|| format!("sim-{serial:05}")),
-            image: IMAGES[(h % IMAGES.len() as u64) as usize],
-            project: compose.then(|| format!("proj{:02}", (serial / 25) % 40)),
-            service: SERVICES[(serial % SERVICES.len() as u64) as usize],
+            image: IMAGES[h as usize % IMAGES.len()],
+            project: (serial % 10 != 9).then(|| format!("proj{:02}", serial / 25 % 40)),
+            service: SERVICES[serial as usize % SERVICES.len()],
             created,
             status,
             exit_code,
-            oom_killed: status == Status::Exited && serial % 40 == 16,
+            oom_killed,
             started_at,
             finished_at,
             health,
-            restart_count: if status == Status::Restarting {
-                3 + h % 5
-            } else {
-                0
-            },
+            restart_count: if status == "restarting" { 3 + h % 5 } else { 0 },
             mem_limit: if serial % 4 == 0 {
-                (256 << 20) << (h % 3)
+                256 << (20 + h % 3)
             } else {
                 0
             },
             nano_cpus,
             pids_limit: (serial % 7 == 0).then(|| 100 + h % 400),
-            cpu_rate,
-            busy_before,
-            running_since: (status == Status::Running).then_some(now_i),
+            cpu_rate: (0.005 + ((h >> 20) % 1000) as f64 / 2000.0).min(max_rate),
+            busy_before: busy.unwrap_or_default(),
+            running_since: (status == "running").then_some(now_i),
         };
         self.by_id.insert(c.id.clone(), serial);
         self.by_name.insert(c.name.clone(), serial);
@@ -1146,41 +981,39 @@ impl World {
         serial
     }
 
+    /// Resolves an id, a name or a unique id prefix.
     fn lookup(&self, key: &str) -> Option<u64> {
         let key = key.trim_start_matches('/');
         if let Some(s) = self.by_id.get(key).or_else(|| self.by_name.get(key)) {
             return Some(*s);
         }
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let mut hits = self.by_id.iter().filter(|(id, _)| id.starts_with(key));
-        match (hits.next(), hits.next()) {
-            (Some((_, s)), None) => Some(*s),
-            _ => None,
-        }
+        let mut hits = self
+            .by_id
+            .iter()
+            .filter(|(id, _)| !key.is_empty() && id.starts_with(key));
+        hits.next()
+            .filter(|_| hits.next().is_none())
+            .map(|(_, s)| *s)
     }
 
-    /// A random container matching `pred` (a few tries, then any match in order).
+    fn get(&self, key: &str) -> Option<&Container> {
+        self.containers.get(&self.lookup(key)?)
+    }
+
+    /// A random container matching `pred` (a few tries, then the first match).
     fn pick(&mut self, pred: impl Fn(&Container) -> bool) -> Option<u64> {
         for _ in 0..8 {
             let r = self.rand() % self.next_serial.max(1);
-            let hit = self
-                .containers
-                .range(r..)
-                .next()
-                .or_else(|| self.containers.iter().next());
-            if let Some((s, c)) = hit {
-                if pred(c) {
-                    return Some(*s);
-                }
+            let mut at_or_after = self.containers.range(r..).chain(&self.containers);
+            if let Some((s, _)) = at_or_after.next().filter(|(_, c)| pred(c)) {
+                return Some(*s);
             }
         }
         self.containers.values().find(|c| pred(c)).map(|c| c.serial)
     }
 
     /// Builds the event for `action` on a container and applies its state change.
-    fn act(&mut self, serial: u64, action: &str, extra: BTreeMap<String, String>) -> Option<Event> {
+    fn act(&mut self, serial: u64, action: &str, extra: Attrs) -> Option<Event> {
         let now = Instant::now();
         let c = self.containers.get_mut(&serial)?;
         let mut attrs = c.labels();
@@ -1189,28 +1022,25 @@ impl World {
         let exit_code = attrs.get("exitCode").and_then(|e| e.parse().ok());
         let ev = container_event(&c.id, c.image, attrs, action);
         let (base, detail) = action.split_once(':').unwrap_or((action, ""));
-        match base.trim() {
+        match base {
             "start" | "restart" | "unpause" => {
-                if base == "restart" {
-                    c.restart_count += 1;
-                }
                 if base != "unpause" || c.started_at.is_none() {
                     c.started_at = Some(SystemTime::now());
                     c.oom_killed = false;
                     c.health = c.health.map(|_| "starting");
                 }
-                c.status = Status::Running;
+                c.restart_count += u64::from(base == "restart");
+                c.status = "running";
                 c.running_since.get_or_insert(now);
             }
-            "die" => {
+            "die" | "pause" => {
                 c.freeze(now);
-                c.status = Status::Exited;
-                c.exit_code = exit_code.unwrap_or(0);
-                c.finished_at = Some(SystemTime::now());
-            }
-            "pause" => {
-                c.freeze(now);
-                c.status = Status::Paused;
+                if base == "die" {
+                    (c.status, c.exit_code) = ("exited", exit_code.unwrap_or(0));
+                    c.finished_at = Some(SystemTime::now());
+                } else {
+                    c.status = "paused";
+                }
             }
             "oom" => c.oom_killed = true,
             "health_status" => {
@@ -1230,45 +1060,40 @@ impl World {
         Some(ev)
     }
 
-    /// One tick of `--churn-per-sec`: remove `r` containers, create and start `r`.
+    /// One second of `--churn-per-sec`: remove `r` containers, create and start `r`.
     fn churn(&mut self, r: u32, out: &mut Vec<Event>) {
-        let attrs = |kv: &[(&str, &str)]| {
-            kv.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
+        let attr = |k: &str, v: &str| Attrs::from([(k.to_string(), v.to_string())]);
         for _ in 0..r {
             let Some(s) = self.pick(|_| true) else { break };
-            if self.containers[&s].running_since.is_some()
-                || self.containers[&s].status == Status::Paused
-            {
-                out.extend(self.act(s, "kill", attrs(&[("signal", "9")])));
-                out.extend(self.act(s, "die", attrs(&[("exitCode", "137")])));
+            if self.containers[&s].is_up() {
+                out.extend(self.act(s, "kill", attr("signal", "9")));
+                out.extend(self.act(s, "die", attr("exitCode", "137")));
             }
-            out.extend(self.act(s, "destroy", BTreeMap::new()));
+            out.extend(self.act(s, "destroy", Attrs::new()));
         }
         for _ in 0..r {
             let s = self.create(None, false);
-            out.extend(self.act(s, "create", BTreeMap::new()));
-            out.extend(self.act(s, "start", BTreeMap::new()));
+            out.extend(self.act(s, "create", Attrs::new()));
+            out.extend(self.act(s, "start", Attrs::new()));
         }
     }
 
-    /// Some `--event-rate` activity; returns how many events it produced.
+    /// Some `--event-rate` activity (a health check, or now and then a die that is
+    /// followed by a start 2 s later); returns how many events it produced.
     fn activity(&mut self, out: &mut Vec<Event>) -> usize {
-        let Some(s) = self.pick(|c| c.status == Status::Running) else {
+        let Some(s) = self.pick(|c| c.status == "running") else {
             return 0;
         };
-        let mut attrs = BTreeMap::new();
+        let mut attrs = Attrs::new();
         if self.rand() % 100 < 3 {
             let code = [0, 1, 137, 143][(self.rand() % 4) as usize];
-            attrs.insert("exitCode".to_string(), code.to_string());
+            attrs.insert("exitCode".into(), code.to_string());
             out.extend(self.act(s, "die", attrs));
             self.restarts
                 .push((Instant::now() + Duration::from_secs(2), s));
             return 1;
         }
-        attrs.insert("execID".to_string(), hex_id(self.rand(), 7));
+        attrs.insert("execID".into(), hex_id(self.rand(), 7));
         out.extend(self.act(s, "exec_create: /bin/sh -c true", attrs.clone()));
         out.extend(self.act(s, "exec_start: /bin/sh -c true", attrs.clone()));
         attrs.insert("exitCode".into(), "0".into());
@@ -1276,7 +1101,7 @@ impl World {
         if self.containers[&s].health.is_none() {
             return 3;
         }
-        out.extend(self.act(s, "health_status: healthy", BTreeMap::new()));
+        out.extend(self.act(s, "health_status: healthy", Attrs::new()));
         4
     }
 
@@ -1289,66 +1114,55 @@ impl World {
             if self
                 .containers
                 .get(&s)
-                .is_some_and(|c| c.status == Status::Exited)
+                .is_some_and(|c| c.status == "exited")
             {
-                out.extend(self.act(s, "start", BTreeMap::new()));
+                out.extend(self.act(s, "start", Attrs::new()));
             }
         }
     }
 
-    fn list_entry(&self, c: &Container, now: SystemTime) -> Value {
-        let net = c.network();
+    fn endpoint_settings(&self, c: &Container) -> Value {
+        let up = c.running_since.is_some() || c.status == "paused";
+        let s = c.serial;
+        let ip = format!(
+            "172.{}.{}.{}",
+            18 + s / 65_000 % 10,
+            s / 250 % 256,
+            s % 250 + 2
+        );
         json!({
-            "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image, "ImageID": c.image_id(),
+            "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": hex_id(s / 25, 0x2222),
+            "EndpointID": if up { hex_id(s, 0x3333) } else { String::new() },
+            "Gateway": if up { "172.18.0.1" } else { "" }, "IPAddress": if up { ip } else { String::new() },
+            "IPPrefixLen": if up { 16 } else { 0 }, "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null,
+        })
+    }
+
+    fn list_entry(&self, c: &Container, now: SystemTime) -> Value {
+        let (net, image_id) = (
+            c.network(),
+            format!("sha256:{}", hex_id(c.hash % 6, 0x1111)),
+        );
+        json!({
+            "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image, "ImageID": image_id,
             "Command": "/docker-entrypoint.sh", "Created": unix_nanos(c.created) / 1_000_000_000,
-            "Ports": [], "Labels": c.labels(), "State": c.status.as_str(), "Status": c.status_text(now),
+            "Ports": [], "Labels": c.labels(), "State": c.status, "Status": c.status_text(now),
             "HostConfig": {"NetworkMode": if c.project.is_some() { net.as_str() } else { "default" }},
             "NetworkSettings": {"Networks": {net.as_str(): self.endpoint_settings(c)}},
             "Mounts": [],
         })
     }
 
-    fn endpoint_settings(&self, c: &Container) -> Value {
-        let up = c.running_since.is_some() || c.status == Status::Paused;
-        let ip = if up {
-            format!(
-                "172.{}.{}.{}",
-                18 + c.serial / 65_000 % 10,
-                c.serial / 250 % 256,
-                c.serial % 250 + 2
-            )
-        } else {
-            String::new()
-        };
-        json!({
-            "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": hex_id(c.serial / 25, 0x2222),
-            "EndpointID": if up { hex_id(c.serial, 0x3333) } else { String::new() },
-            "Gateway": if up { "172.18.0.1" } else { "" }, "IPAddress": ip, "IPPrefixLen": if up { 16 } else { 0 },
-            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null,
-        })
-    }
-
     fn inspect(&self, c: &Container) -> Value {
-        let running = matches!(
-            c.status,
-            Status::Running | Status::Paused | Status::Restarting
-        );
+        let (running, unhealthy) = (c.is_up(), c.health == Some("unhealthy"));
         let t = |t: Option<SystemTime>| t.map_or(ZERO_TIME.to_string(), rfc3339);
         let mut state = json!({
-            "Status": c.status.as_str(), "Running": running, "Paused": c.status == Status::Paused,
-            "Restarting": c.status == Status::Restarting, "OOMKilled": c.oom_killed, "Dead": false,
+            "Status": c.status, "Running": running, "Paused": c.status == "paused",
+            "Restarting": c.status == "restarting", "OOMKilled": c.oom_killed, "Dead": false,
             "Pid": if running { 10_000 + c.serial } else { 0 }, "ExitCode": c.exit_code, "Error": "",
             "StartedAt": t(c.started_at), "FinishedAt": t(c.finished_at),
         });
-        if let Some(h) = c.health {
-            let streak = if h == "unhealthy" { 3 } else { 0 };
-            state["Health"] = json!({"Status": h, "FailingStreak": streak, "Log": [{
-                "Start": rfc3339(SystemTime::now() - Duration::from_secs(5)),
-                "End": rfc3339(SystemTime::now() - Duration::from_secs(4)),
-                "ExitCode": if h == "unhealthy" { 1 } else { 0 }, "Output": "",
-            }]});
-        }
-        let dir = format!("/var/lib/docker/containers/{}", c.id);
         let mut config = json!({
             "Hostname": &c.id[..12], "Domainname": "", "User": "", "AttachStdin": false, "AttachStdout": false,
             "AttachStderr": false, "Tty": false, "OpenStdin": false, "StdinOnce": false,
@@ -1356,14 +1170,19 @@ impl World {
             "Cmd": ["/docker-entrypoint.sh"], "Image": c.image, "Volumes": null, "WorkingDir": "",
             "Entrypoint": null, "OnBuild": null, "Labels": c.labels(),
         });
-        if c.health.is_some() {
+        if let Some(h) = c.health {
+            let ago = |s: u64| rfc3339(SystemTime::now() - Duration::from_secs(s));
+            state["Health"] = json!({"Status": h, "FailingStreak": if unhealthy { 3 } else { 0 }, "Log": [
+                {"Start": ago(5), "End": ago(4), "ExitCode": i32::from(unhealthy), "Output": ""},
+            ]});
             config["Healthcheck"] =
                 json!({"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000u64});
         }
-        let net = c.network();
+        let (dir, net) = (format!("/var/lib/docker/containers/{}", c.id), c.network());
+        let sandbox = hex_id(c.serial, 0x4444);
         json!({
             "Id": c.id, "Created": rfc3339(c.created), "Path": "/docker-entrypoint.sh", "Args": [],
-            "State": state, "Image": c.image_id(),
+            "State": state, "Image": format!("sha256:{}", hex_id(c.hash % 6, 0x1111)),
             "ResolvConfPath": format!("{dir}/resolv.conf"), "HostnamePath": format!("{dir}/hostname"),
             "HostsPath": format!("{dir}/hosts"), "LogPath": format!("{dir}/{}-json.log", c.id),
             "Name": format!("/{}", c.name), "RestartCount": c.restart_count, "Driver": "overlay2",
@@ -1372,7 +1191,7 @@ impl World {
                 "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
                 "NetworkMode": if c.project.is_some() { net.as_str() } else { "default" },
                 "RestartPolicy": {"Name": if c.project.is_some() { "unless-stopped" } else { "no" }, "MaximumRetryCount": 0},
-                "AutoRemove": false, "CgroupnsMode": if self.host.cgroup == 2 { "private" } else { "host" },
+                "AutoRemove": false, "CgroupnsMode": if self.cgroup == 2 { "private" } else { "host" },
                 "IpcMode": "private", "Privileged": false, "ReadonlyRootfs": false, "ShmSize": 67_108_864,
                 "Runtime": "runc", "Isolation": "", "CpuShares": 0, "Memory": c.mem_limit, "NanoCpus": c.nano_cpus,
                 "CgroupParent": "", "CpuPeriod": 0, "CpuQuota": 0, "CpusetCpus": "", "CpusetMems": "",
@@ -1382,158 +1201,115 @@ impl World {
             "GraphDriver": {"Data": null, "Name": "overlay2"},
             "Mounts": [], "Config": config,
             "NetworkSettings": {
-                "Bridge": "", "SandboxID": hex_id(c.serial, 0x4444), "Ports": {},
-                "SandboxKey": format!("/var/run/docker/netns/{}", &hex_id(c.serial, 0x4444)[..12]),
+                "Bridge": "", "SandboxID": sandbox, "Ports": {},
+                "SandboxKey": format!("/var/run/docker/netns/{}", &sandbox[..12]),
                 "Networks": {net.as_str(): self.endpoint_settings(c)},
             },
         })
     }
 
     fn cpu_stats(&self, c: &Container, at: Instant) -> Value {
-        let total = (c.active_secs(at) * c.cpu_rate * 1e9) as u64;
-        let ticks = total / 10_000_000;
+        let active = c.active_secs(at);
+        let total = (active * c.cpu_rate * 1e9) as u64;
+        let ticks = total / 10_000_000; // user/kernel times have 10 ms resolution
         let mut usage = json!({
             "total_usage": total, "usage_in_kernelmode": ticks * 2_000_000, "usage_in_usermode": ticks * 8_000_000,
         });
-        if self.host.cgroup == 1 {
-            let n = u64::from(self.host.ncpu.max(1));
-            let weights: Vec<u64> = (0..n).map(|i| 1 + (c.hash >> (i * 4 % 60)) % 16).collect();
-            let sum: u64 = weights.iter().sum();
-            let mut per: Vec<u64> = weights.iter().map(|w| total / sum * w).collect();
+        if self.cgroup == 1 {
+            let weights: Vec<u64> = (0..u64::from(self.ncpu))
+                .map(|i| 1 + (c.hash >> (i * 4 % 60)) % 16)
+                .collect();
+            let unit = total / weights.iter().sum::<u64>();
+            let mut per: Vec<u64> = weights.iter().map(|w| unit * w).collect();
             per[0] += total - per.iter().sum::<u64>();
             usage["percpu_usage"] = json!(per);
         }
-        let uptime = BOOT_UPTIME_SECS + at.saturating_duration_since(self.host.start).as_secs_f64();
+        let uptime = BOOT_UPTIME_SECS + at.saturating_duration_since(self.start).as_secs_f64();
         let periods = if c.nano_cpus > 0 {
-            (c.active_secs(at) * 10.0) as u64
+            (active * 10.0) as u64
         } else {
             0
         };
         json!({
-            "cpu_usage": usage, "system_cpu_usage": (uptime * f64::from(self.host.ncpu) * 1e9) as u64,
-            "online_cpus": self.host.ncpu,
-            "throttling_data": {"periods": periods, "throttled_periods": periods / 20, "throttled_time": periods / 20 * 3_000_000},
+            "cpu_usage": usage, "system_cpu_usage": (uptime * f64::from(self.ncpu) * 1e9) as u64,
+            "online_cpus": self.ncpu, "throttling_data": {
+                "periods": periods, "throttled_periods": periods / 20, "throttled_time": periods / 20 * 3_000_000,
+            },
         })
     }
 
+    /// A stats body; `pre` is the interval to the precpu sample (None: one-shot).
     fn stats(&self, c: &Container, pre: Option<Duration>) -> Value {
         let zero_cpu = json!({
             "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
             "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
         });
-        if c.running_since.is_none() && c.status != Status::Paused {
+        let (name, h) = (format!("/{}", c.name), c.hash);
+        if c.running_since.is_none() && c.status != "paused" {
             // What the daemon answers for a container that is not running.
-            let blk = [
-                "io_service_bytes_recursive",
-                "io_serviced_recursive",
-                "io_queue_recursive",
-                "io_service_time_recursive",
-                "io_wait_time_recursive",
-                "io_merged_recursive",
-                "io_time_recursive",
-                "sectors_recursive",
-            ];
-            let blk: Map<String, Value> =
-                blk.iter().map(|k| (k.to_string(), Value::Null)).collect();
             return json!({
-                "read": ZERO_TIME, "preread": ZERO_TIME, "pids_stats": {}, "blkio_stats": blk, "num_procs": 0,
-                "storage_stats": {}, "cpu_stats": zero_cpu, "precpu_stats": zero_cpu, "memory_stats": {},
-                "name": format!("/{}", c.name), "id": c.id,
+                "read": ZERO_TIME, "preread": ZERO_TIME, "pids_stats": {}, "num_procs": 0, "storage_stats": {},
+                "blkio_stats": {"io_service_bytes_recursive": null, "io_serviced_recursive": null,
+                    "io_queue_recursive": null, "io_service_time_recursive": null, "io_wait_time_recursive": null,
+                    "io_merged_recursive": null, "io_time_recursive": null, "sectors_recursive": null},
+                "cpu_stats": zero_cpu, "precpu_stats": zero_cpu, "memory_stats": {}, "name": name, "id": c.id,
             });
         }
         let (now, wall) = (Instant::now(), SystemTime::now());
         let a = c.active_secs(now);
-        let h = c.hash;
         let limit = if c.mem_limit > 0 {
             c.mem_limit
         } else {
             MEM_TOTAL
         };
-        let usage =
-            ((8 << 20) + h % (200 << 20) + ((a as u64 / 10) % 16) * (64 << 10)).min(limit / 10 * 9);
-        let (file, anon) = (usage / 4, usage - usage / 4);
-        let pgfault = (a * 50.0) as u64 + h % 10_000;
-        let memory_stats = if self.host.cgroup == 1 {
-            let mut s = Map::new();
-            for (k, v) in [
-                ("active_anon", anon / 2),
-                ("active_file", file / 2),
-                ("cache", file),
-                ("dirty", 0),
-                ("inactive_anon", anon - anon / 2),
-                ("inactive_file", file - file / 2),
-                ("mapped_file", file / 8),
-                ("pgfault", pgfault),
-                ("pgmajfault", pgfault / 1000),
-                ("pgpgin", pgfault / 2),
-                ("pgpgout", pgfault / 3),
-                ("rss", anon),
-                ("rss_huge", 0),
-                ("unevictable", 0),
-                ("writeback", 0),
-            ] {
-                s.insert(format!("total_{k}"), json!(v));
-                s.insert(k.to_string(), json!(v));
-            }
-            s.insert("hierarchical_memory_limit".into(), json!(limit));
-            s.insert(
+        let wobble = ((a as u64 / 10) % 16) * (64 << 10);
+        let usage = ((8 << 20) + h % (200 << 20) + wobble).min(limit / 10 * 9);
+        let (file, anon, pgfault) = (usage / 4, usage - usage / 4, (a * 50.0) as u64 + h % 10_000);
+        let memory_stats = if self.cgroup == 1 {
+            let mut s = json!({
+                "active_anon": anon / 2, "active_file": file / 2, "cache": file, "dirty": 0,
+                "inactive_anon": anon - anon / 2, "inactive_file": file - file / 2, "mapped_file": file / 8,
+                "pgfault": pgfault, "pgmajfault": pgfault / 1000, "pgpgin": pgfault / 2, "pgpgout": pgfault / 3,
+                "rss": anon, "rss_huge": 0, "unevictable": 0, "writeback": 0,
+            });
+            let map = s.as_object_mut().expect("an object");
+            let totals: Vec<(String, Value)> = map
+                .iter()
+                .map(|(k, v)| (format!("total_{k}"), v.clone()))
+                .collect();
+            map.extend(totals);
+            map.insert("hierarchical_memory_limit".into(), json!(limit));
+            map.insert(
                 "hierarchical_memsw_limit".into(),
                 json!(limit.saturating_mul(2)),
             );
             json!({"usage": usage, "max_usage": usage + usage / 8, "stats": s, "limit": limit})
         } else {
-            let s: Map<String, Value> = [
-                ("active_anon", anon / 2),
-                ("active_file", file / 2),
-                ("anon", anon),
-                ("anon_thp", 0),
-                ("file", file),
-                ("file_dirty", 0),
-                ("file_mapped", file / 8),
-                ("file_writeback", 0),
-                ("inactive_anon", anon - anon / 2),
-                ("inactive_file", file - file / 2),
-                ("kernel_stack", 16_384),
-                ("pgactivate", pgfault / 40),
-                ("pgdeactivate", 0),
-                ("pgfault", pgfault),
-                ("pglazyfree", 0),
-                ("pglazyfreed", 0),
-                ("pgmajfault", pgfault / 1000),
-                ("pgrefill", 0),
-                ("pgscan", 0),
-                ("pgsteal", 0),
-                ("shmem", 0),
-                ("slab", usage / 50),
-                ("slab_reclaimable", usage / 100),
-                ("slab_unreclaimable", usage / 100),
-                ("sock", 0),
-                ("thp_collapse_alloc", 0),
-                ("thp_fault_alloc", 0),
-                ("unevictable", 0),
-                ("workingset_activate", 0),
-                ("workingset_nodereclaim", 0),
-                ("workingset_refault", 0),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
-            json!({"usage": usage, "stats": s, "limit": limit})
+            json!({"usage": usage, "limit": limit, "stats": {
+                "active_anon": anon / 2, "active_file": file / 2, "anon": anon, "anon_thp": 0, "file": file,
+                "file_dirty": 0, "file_mapped": file / 8, "file_writeback": 0, "inactive_anon": anon - anon / 2,
+                "inactive_file": file - file / 2, "kernel_stack": 16_384, "pgactivate": pgfault / 40,
+                "pgdeactivate": 0, "pgfault": pgfault, "pglazyfree": 0, "pglazyfreed": 0,
+                "pgmajfault": pgfault / 1000, "pgrefill": 0, "pgscan": 0, "pgsteal": 0, "shmem": 0,
+                "slab": usage / 50, "slab_reclaimable": usage / 100, "slab_unreclaimable": usage / 100,
+                "sock": 0, "thp_collapse_alloc": 0, "thp_fault_alloc": 0, "unevictable": 0,
+                "workingset_activate": 0, "workingset_nodereclaim": 0, "workingset_refault": 0,
+            }})
         };
         let (rd, wr) = (
             (a * (4096 * (h % 8)) as f64) as u64,
             (a * (4096 * (h >> 3 & 15)) as f64) as u64,
         );
-        let entry = |op: &str, v: u64| json!({"major": 8, "minor": 0, "op": op, "value": v});
-        let blkio_stats = if self.host.cgroup == 1 {
-            let ops = |r: u64, w: u64| {
+        let e = |op: &str, v: u64| json!({"major": 8, "minor": 0, "op": op, "value": v});
+        let blkio_stats = if self.cgroup == 1 {
+            let ops = |r, w| {
                 json!([
-                    entry("Read", r),
-                    entry("Write", w),
-                    entry("Sync", w),
-                    entry("Async", r),
-                    entry("Discard", 0),
-                    entry("Total", r + w)
+                    e("Read", r),
+                    e("Write", w),
+                    e("Sync", w),
+                    e("Async", r),
+                    e("Discard", 0),
+                    e("Total", r + w)
                 ])
             };
             json!({
@@ -1543,29 +1319,60 @@ impl World {
             })
         } else {
             json!({
-                "io_service_bytes_recursive": [entry("read", rd), entry("write", wr)], "io_serviced_recursive": null,
+                "io_service_bytes_recursive": [e("read", rd), e("write", wr)], "io_serviced_recursive": null,
                 "io_queue_recursive": null, "io_service_time_recursive": null, "io_wait_time_recursive": null,
                 "io_merged_recursive": null, "io_time_recursive": null, "sectors_recursive": null,
             })
         };
         let rx = (a * (100 + h % 50_000) as f64) as u64;
-        let tx = rx / 2;
         let mut pids = json!({"current": 1 + h % 20});
         if let Some(l) = c.pids_limit {
             pids["limit"] = json!(l);
         }
-        let pre_at = pre.and_then(|d| now.checked_sub(d));
+        let precpu = pre
+            .and_then(|d| now.checked_sub(d))
+            .map_or(zero_cpu, |t| self.cpu_stats(c, t));
         json!({
-            "read": rfc3339(wall),
-            "preread": pre.map_or(ZERO_TIME.to_string(), |d| rfc3339(wall - d)),
+            "read": rfc3339(wall), "preread": pre.map_or(ZERO_TIME.to_string(), |d| rfc3339(wall - d)),
             "pids_stats": pids, "blkio_stats": blkio_stats, "num_procs": 0, "storage_stats": {},
-            "cpu_stats": self.cpu_stats(c, now),
-            "precpu_stats": pre_at.map_or(zero_cpu, |t| self.cpu_stats(c, t)),
-            "memory_stats": memory_stats, "name": format!("/{}", c.name), "id": c.id,
+            "cpu_stats": self.cpu_stats(c, now), "precpu_stats": precpu,
+            "memory_stats": memory_stats, "name": name, "id": c.id,
             "networks": {"eth0": {
                 "rx_bytes": rx, "rx_packets": rx / 800, "rx_errors": 0, "rx_dropped": rx / 10_000_000,
-                "tx_bytes": tx, "tx_packets": tx / 600, "tx_errors": 0, "tx_dropped": 0,
+                "tx_bytes": rx / 2, "tx_packets": rx / 1200, "tx_errors": 0, "tx_dropped": 0,
             }},
+        })
+    }
+
+    fn info(&self, sim: &Sim) -> Value {
+        let count = |s: &[&str]| {
+            self.containers
+                .values()
+                .filter(|c| s.contains(&c.status))
+                .count()
+        };
+        let (all, running, paused) = (
+            self.containers.len(),
+            count(&["running", "restarting"]),
+            count(&["paused"]),
+        );
+        let (listeners, v2) = (sim.events.tx.receiver_count(), self.cgroup == 2);
+        json!({
+            "ID": "SIM0:D0CK:ERSI:MULA:TED0:ENGI:NE00:0000:0000:0000:0000:0000",
+            "Containers": all, "ContainersRunning": running, "ContainersPaused": paused,
+            "ContainersStopped": all - running - paused, "Images": IMAGES.len(), "Driver": "overlay2",
+            "MemoryLimit": true, "SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true,
+            "CPUSet": true, "PidsLimit": true, "OomKillDisable": !v2, "IPv4Forwarding": true, "Debug": false,
+            "NFd": 40 + listeners, "NGoroutines": 50 + 3 * listeners, "SystemTime": rfc3339(SystemTime::now()),
+            "LoggingDriver": "json-file", "CgroupDriver": if v2 { "systemd" } else { "cgroupfs" },
+            "CgroupVersion": if v2 { "2" } else { "1" }, "NEventsListener": listeners,
+            "KernelVersion": "6.1.0-18-amd64", "OperatingSystem": "Debian GNU/Linux 12 (bookworm)",
+            "OSVersion": "12", "OSType": "linux", "Architecture": "x86_64", "NCPU": self.ncpu, "MemTotal": MEM_TOTAL,
+            "DockerRootDir": "/var/lib/docker", "Name": "docker-sim", "Labels": [], "ExperimentalBuild": false,
+            "ServerVersion": sim.engine_version, "DefaultRuntime": "runc", "LiveRestoreEnabled": false,
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false,
+                "Error": "", "RemoteManagers": null},
+            "SecurityOptions": ["name=seccomp,profile=builtin"], "Warnings": null,
         })
     }
 }
@@ -1617,9 +1424,8 @@ struct Sim {
     api_version: String,
     min_api_version: String,
     engine_version: String,
-    cgroup_version: u8,
-    ncpu: u32,
-    headers: [(&'static str, HeaderValue); 4],
+    /// Api-Version, Docker-Experimental, Ostype and Server, on every answer.
+    headers: Vec<(&'static str, HeaderValue)>,
     latency: AtomicU64,
     stats_tick: AtomicU64,
     two_sample_delay: AtomicU64,
@@ -1629,61 +1435,46 @@ struct Sim {
     data: Data,
 }
 
-fn nanos(d: Duration) -> u64 {
-    d.as_nanos().min(u128::from(u64::MAX)) as u64
-}
-
-fn load(a: &AtomicU64) -> Duration {
-    Duration::from_nanos(a.load(Ordering::Relaxed))
-}
-
 impl Sim {
     fn new(args: &Args) -> Result<Self, String> {
-        let (data, fix_api, fix_engine, history) = match &args.fixtures {
+        let (data, history) = match &args.fixtures {
             Some(dir) => {
-                let mut fx = Fixtures::load(dir)?;
-                let (api, engine) = (fx.api_version.clone(), fx.engine_version.clone());
-                let history = std::mem::take(&mut fx.history);
-                (Data::Fixtures(Box::new(fx)), api, engine, history)
+                let (fx, history) = Fixtures::load(dir)?;
+                (Data::Fixtures(Box::new(fx)), history)
             }
-            None => {
-                let host = Host {
-                    ncpu: args.ncpu,
-                    cgroup: args.cgroup_version,
-                    start: Instant::now(),
-                };
-                let world = World::new(args.containers, host, args.seed);
-                (Data::Synthetic(RwLock::new(world)), None, None, Vec::new())
-            }
+            None => (Data::Synthetic(RwLock::new(World::new(args))), Vec::new()),
         };
+        let fx = match &data {
+            Data::Fixtures(fx) => Some(fx),
+            Data::Synthetic(_) => None,
+        };
+        let from_fx = |f: fn(&Fixtures) -> &Option<String>| fx.and_then(|fx| f(fx).clone());
         let api_version = args
             .api_version
             .clone()
-            .or(fix_api)
-            .unwrap_or_else(|| "1.44".into());
+            .or_else(|| from_fx(|f| &f.api_version));
+        let api_version = api_version.unwrap_or_else(|| "1.44".into());
         let engine_version = args
             .engine_version
             .clone()
-            .or(fix_engine)
-            .unwrap_or_else(|| "25.0.5".into());
+            .or_else(|| from_fx(|f| &f.engine_version));
+        let engine_version = engine_version.unwrap_or_else(|| "25.0.5".into());
         let api = parse_api(&api_version).ok_or(format!("bad --api-version {api_version:?}"))?;
-        let min_api = parse_api(&args.min_api_version)
-            .ok_or(format!("bad --min-api-version {:?}", args.min_api_version))?;
+        let min_api = parse_api(&args.min_api_version).ok_or("bad --min-api-version")?;
         let hv = |s: String| HeaderValue::try_from(s).map_err(|e| format!("bad header value: {e}"));
+        let headers = vec![
+            ("api-version", hv(api_version.clone())?),
+            ("docker-experimental", HeaderValue::from_static("false")),
+            ("ostype", HeaderValue::from_static("linux")),
+            ("server", hv(format!("Docker/{engine_version} (linux)"))?),
+        ];
         Ok(Self {
             api,
             min_api,
-            headers: [
-                ("api-version", hv(api_version.clone())?),
-                ("docker-experimental", HeaderValue::from_static("false")),
-                ("ostype", HeaderValue::from_static("linux")),
-                ("server", hv(format!("Docker/{engine_version} (linux)"))?),
-            ],
             api_version,
             min_api_version: args.min_api_version.clone(),
             engine_version,
-            cgroup_version: args.cgroup_version,
-            ncpu: args.ncpu,
+            headers,
             latency: AtomicU64::new(nanos(args.latency)),
             stats_tick: AtomicU64::new(nanos(args.stats_tick)),
             two_sample_delay: AtomicU64::new(nanos(args.two_sample_delay)),
@@ -1694,13 +1485,13 @@ impl Sim {
         })
     }
 
-    fn take_fault(&self, ep: Endpoint) -> Option<FaultKind> {
+    fn take_fault(&self, ep: &str) -> Option<FaultKind> {
         let mut faults = self.faults.lock().unwrap();
         let i = faults
             .iter()
-            .position(|f| f.endpoint.is_none_or(|e| e == ep))?;
+            .position(|f| f.endpoint == "any" || f.endpoint == ep)?;
         let kind = faults[i].kind;
-        if let Some(left) = &mut faults[i].remaining {
+        if let Some(left) = &mut faults[i].count {
             *left = left.saturating_sub(1);
             if *left == 0 {
                 faults.remove(i);
@@ -1713,115 +1504,65 @@ impl Sim {
     fn resolve(&self, key: &str) -> Option<String> {
         match &self.data {
             Data::Fixtures(fx) => fx.resolve(key),
-            Data::Synthetic(w) => {
-                let w = w.read().unwrap();
-                w.lookup(key).map(|s| w.containers[&s].id.clone())
-            }
+            Data::Synthetic(w) => w.read().unwrap().get(key).map(|c| c.id.clone()),
         }
     }
 
-    fn version(&self) -> Response<Body> {
+    fn version(&self) -> Reply {
         if let Data::Fixtures(fx) = &self.data {
-            return respond(StatusCode::OK, "application/json", fx.version.clone());
+            return raw_json(fx.version.clone());
         }
-        let details = json!({
-            "ApiVersion": self.api_version, "Arch": "amd64", "BuildTime": "2024-03-19T21:06:35.000000000+00:00",
-            "Experimental": "false", "GitCommit": "e63daec", "GoVersion": "go1.21.8",
-            "KernelVersion": "6.1.0-18-amd64", "MinAPIVersion": self.min_api_version, "Os": "linux",
-        });
-        json_value(
+        let (v, api, min) = (
+            &self.engine_version,
+            &self.api_version,
+            &self.min_api_version,
+        );
+        let build = "2024-03-19T21:06:35.000000000+00:00";
+        json_reply(
             StatusCode::OK,
             &json!({
                 "Platform": {"Name": "Docker Engine - Community"},
                 "Components": [
-                    {"Name": "Engine", "Version": self.engine_version, "Details": details},
+                    {"Name": "Engine", "Version": v, "Details": {"ApiVersion": api, "Arch": "amd64", "BuildTime": build,
+                        "Experimental": "false", "GitCommit": "e63daec", "GoVersion": "go1.21.8",
+                        "KernelVersion": "6.1.0-18-amd64", "MinAPIVersion": min, "Os": "linux"}},
                     {"Name": "containerd", "Version": "1.6.28", "Details": {"GitCommit": "ae07eda36dd25f8a1b98dfbf587313b99c0190bb"}},
                     {"Name": "runc", "Version": "1.1.12", "Details": {"GitCommit": "v1.1.12-0-g51d5e94"}},
                 ],
-                "Version": self.engine_version, "ApiVersion": self.api_version, "MinAPIVersion": self.min_api_version,
-                "GitCommit": "e63daec", "GoVersion": "go1.21.8", "Os": "linux", "Arch": "amd64",
-                "KernelVersion": "6.1.0-18-amd64", "BuildTime": "2024-03-19T21:06:35.000000000+00:00",
+                "Version": v, "ApiVersion": api, "MinAPIVersion": min, "GitCommit": "e63daec", "GoVersion": "go1.21.8",
+                "Os": "linux", "Arch": "amd64", "KernelVersion": "6.1.0-18-amd64", "BuildTime": build,
             }),
         )
     }
 
-    fn info(&self) -> Response<Body> {
-        let w = match &self.data {
-            Data::Fixtures(fx) => {
-                return respond(StatusCode::OK, "application/json", fx.info.clone())
-            }
-            Data::Synthetic(w) => w.read().unwrap(),
-        };
-        let count = |s: Status| w.containers.values().filter(|c| c.status == s).count();
-        let (running, paused) = (
-            count(Status::Running) + count(Status::Restarting),
-            count(Status::Paused),
-        );
-        let listeners = self.events.tx.receiver_count();
-        let v2 = self.cgroup_version == 2;
-        json_value(
-            StatusCode::OK,
-            &json!({
-                "ID": "SIM0:D0CK:ERSI:MULA:TED0:ENGI:NE00:0000:0000:0000:0000:0000",
-                "Containers": w.containers.len(), "ContainersRunning": running, "ContainersPaused": paused,
-                "ContainersStopped": w.containers.len() - running - paused, "Images": IMAGES.len(),
-                "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
-                    ["Using metacopy", "false"], ["Native Overlay Diff", "true"], ["userxattr", "false"]],
-                "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "ipvlan", "macvlan", "null", "overlay"],
-                    "Authorization": null, "Log": ["json-file", "local", "journald"]},
-                "MemoryLimit": true, "SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true,
-                "CPUSet": true, "PidsLimit": true, "IPv4Forwarding": true, "BridgeNfIptables": true,
-                "BridgeNfIp6tables": true, "Debug": false, "NFd": 40 + listeners, "OomKillDisable": !v2,
-                "NGoroutines": 50 + 3 * listeners, "SystemTime": rfc3339(SystemTime::now()), "LoggingDriver": "json-file",
-                "CgroupDriver": if v2 { "systemd" } else { "cgroupfs" }, "CgroupVersion": if v2 { "2" } else { "1" },
-                "NEventsListener": listeners, "KernelVersion": "6.1.0-18-amd64",
-                "OperatingSystem": "Debian GNU/Linux 12 (bookworm)", "OSVersion": "12", "OSType": "linux",
-                "Architecture": "x86_64", "IndexServerAddress": "https://index.docker.io/v1/", "NCPU": self.ncpu,
-                "MemTotal": MEM_TOTAL, "DockerRootDir": "/var/lib/docker", "Name": "docker-sim", "Labels": [],
-                "ExperimentalBuild": false, "ServerVersion": self.engine_version,
-                "Runtimes": {"runc": {"path": "runc"}, "io.containerd.runc.v2": {"path": "runc"}}, "DefaultRuntime": "runc",
-                "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false,
-                    "Error": "", "RemoteManagers": null},
-                "LiveRestoreEnabled": false, "Isolation": "", "InitBinary": "docker-init",
-                "SecurityOptions": if v2 { json!(["name=seccomp,profile=builtin", "name=cgroupns"]) } else { json!(["name=seccomp,profile=builtin"]) },
-                "Warnings": null,
-            }),
-        )
+    fn info(&self) -> Reply {
+        match &self.data {
+            Data::Fixtures(fx) => raw_json(fx.info.clone()),
+            Data::Synthetic(w) => json_reply(StatusCode::OK, &w.read().unwrap().info(self)),
+        }
     }
 
-    fn list(&self, all: bool) -> Response<Body> {
+    fn list(&self, all: bool) -> Reply {
         let w = match &self.data {
-            Data::Fixtures(fx) => return respond(StatusCode::OK, "application/json", fx.list(all)),
+            Data::Fixtures(fx) => return raw_json(fx.list(all)),
             Data::Synthetic(w) => w.read().unwrap(),
         };
         let now = SystemTime::now();
-        let entries: Vec<Value> = w
-            .containers
-            .values()
-            .rev() // newest first, like the daemon
-            .filter(|c| {
-                all || c.running_since.is_some()
-                    || matches!(c.status, Status::Paused | Status::Restarting)
-            })
-            .map(|c| w.list_entry(c, now))
-            .collect();
-        json_value(StatusCode::OK, &Value::Array(entries))
+        let shown = w.containers.values().rev().filter(|c| all || c.is_up()); // newest first
+        let entries: Vec<Value> = shown.map(|c| w.list_entry(c, now)).collect();
+        json_reply(StatusCode::OK, &entries)
     }
 
-    fn inspect(&self, key: &str) -> Response<Body> {
-        match &self.data {
-            Data::Fixtures(fx) => match fx.resolve(key).and_then(|id| fx.inspect.get(&id)) {
-                Some(body) => respond(StatusCode::OK, "application/json", body.clone()),
-                None => no_such_container(key),
-            },
+    fn inspect(&self, key: &str) -> Reply {
+        let body = match &self.data {
+            Data::Fixtures(fx) => fx.resolve(key).and_then(|id| fx.inspect.get(&id)).cloned(),
             Data::Synthetic(w) => {
                 let w = w.read().unwrap();
-                match w.lookup(key) {
-                    Some(s) => json_value(StatusCode::OK, &w.inspect(&w.containers[&s])),
-                    None => no_such_container(key),
-                }
+                w.get(key)
+                    .map(|c| Bytes::from(serde_json::to_vec(&w.inspect(c)).expect("JSON")))
             }
-        }
+        };
+        body.map_or_else(|| no_such_container(key), raw_json)
     }
 
     /// One stats body for a resolved id (`pre`: the precpu interval), None if gone.
@@ -1830,8 +1571,7 @@ impl Sim {
             Data::Fixtures(fx) => fx.stats.get(id).cloned(),
             Data::Synthetic(w) => {
                 let w = w.read().unwrap();
-                let c = &w.containers[w.by_id.get(id)?];
-                let mut body = serde_json::to_vec(&w.stats(c, pre)).ok()?;
+                let mut body = serde_json::to_vec(&w.stats(w.get(id)?, pre)).ok()?;
                 body.push(b'\n');
                 Some(body.into())
             }
@@ -1845,29 +1585,27 @@ impl Sim {
         let v: Value =
             serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON: {e}")))?;
         if v.get("container").is_none() {
-            // A full event: kept as given; container events also change the state.
+            // A full event, kept as given; container events change the state too.
             let ev: Event =
                 serde_json::from_value(v).map_err(|e| bad(format!("invalid event: {e}")))?;
-            if ev.typ == "container" {
-                let key = if ev.actor.id.is_empty() {
-                    ev.id.clone().unwrap_or_default()
-                } else {
-                    ev.actor.id.clone()
-                };
-                match &self.data {
-                    Data::Synthetic(w) => {
-                        let mut w = w.write().unwrap();
-                        if let Some(s) = w.lookup(&key) {
-                            w.act(s, &ev.action, ev.actor.attributes.clone());
-                        }
+            let key = if ev.actor.id.is_empty() {
+                ev.id.clone().unwrap_or_default()
+            } else {
+                ev.actor.id.clone()
+            };
+            match &self.data {
+                Data::Synthetic(w) if ev.typ == "container" => {
+                    let mut w = w.write().unwrap();
+                    if let Some(s) = w.lookup(&key) {
+                        w.act(s, &ev.action, ev.actor.attributes.clone());
                     }
-                    Data::Fixtures(fx) if ev.action == "destroy" => {
-                        if let Some(id) = fx.resolve(&key) {
-                            fx.removed.write().unwrap().insert(id);
-                        }
-                    }
-                    Data::Fixtures(_) => {}
                 }
+                Data::Fixtures(fx) if ev.typ == "container" && ev.action == "destroy" => {
+                    if let Some(id) = fx.resolve(&key) {
+                        fx.removed.write().unwrap().insert(id);
+                    }
+                }
+                _ => {}
             }
             return Ok(ev);
         }
@@ -1878,47 +1616,48 @@ impl Sim {
             #[serde(default, rename = "exitCode")]
             exit_code: Option<Value>,
             #[serde(default)]
-            attributes: BTreeMap<String, String>,
+            attributes: Attrs,
         }
         let sh: Shorthand =
-            serde_json::from_value(v).map_err(|e| bad(format!("invalid shorthand event: {e}")))?;
-        let mut attrs = sh.attributes;
+            serde_json::from_value(v).map_err(|e| bad(format!("invalid shorthand: {e}")))?;
+        let (key, action, mut attrs) = (sh.container.as_str(), sh.action.as_str(), sh.attributes);
         if let Some(code) = sh.exit_code {
             attrs.insert(
                 "exitCode".into(),
                 code.as_str().map_or_else(|| code.to_string(), String::from),
             );
         }
-        if sh.action == "die" {
+        if action == "die" {
             attrs.entry("exitCode".into()).or_insert_with(|| "0".into());
         }
-        if sh.action.starts_with("exec_") {
-            attrs
-                .entry("execID".into())
-                .or_insert_with(|| hex_id(unix_nanos(SystemTime::now()) as u64, 9));
+        if action.starts_with("exec_") {
+            let exec_id = hex_id(unix_nanos(SystemTime::now()) as u64, 9);
+            attrs.entry("execID".into()).or_insert(exec_id);
         }
         match &self.data {
             Data::Synthetic(w) => {
                 let mut w = w.write().unwrap();
-                let serial = match w.lookup(&sh.container) {
+                let serial = match w.lookup(key) {
                     Some(s) => s,
-                    None if sh.action == "create" => w.create(Some(sh.container.clone()), false),
-                    None => return Err(gone(&sh.container)),
+                    None if action == "create" => w.create(Some(key.to_string()), false),
+                    None => return Err(gone(key)),
                 };
-                Ok(w.act(serial, &sh.action, attrs).expect("container exists"))
+                Ok(w.act(serial, action, attrs).expect("the container exists"))
             }
             Data::Fixtures(fx) => {
-                let id = fx
-                    .resolve(&sh.container)
-                    .ok_or_else(|| gone(&sh.container))?;
-                let m = &fx.meta[&id];
-                let mut all = m.labels.clone();
-                all.insert("name".into(), m.name.clone());
+                let id = fx.resolve(key).ok_or_else(|| gone(key))?;
+                let listed = fx.listed.iter().flatten().find(|c| c.id == id);
+                let mut all = listed.map(|c| c.labels.clone()).unwrap_or_default();
+                let name = listed
+                    .and_then(|c| c.names.first())
+                    .map(|n| n.trim_start_matches('/'));
+                all.insert("name".into(), name.unwrap_or_default().into());
                 all.extend(attrs);
-                if sh.action == "destroy" {
+                if action == "destroy" {
                     fx.removed.write().unwrap().insert(id.clone());
                 }
-                Ok(container_event(&id, &m.image, all, &sh.action))
+                let image = listed.map_or("", |c| c.image.as_str());
+                Ok(container_event(&id, image, all, action))
             }
         }
     }
@@ -1928,7 +1667,7 @@ impl Sim {
 // HTTP handlers
 // ---------------------------------------------------------------------------
 
-async fn handle(State(sim): State<Arc<Sim>>, req: Request<Body>) -> Response<Body> {
+async fn handle(State(sim): State<Arc<Sim>>, req: Request<Body>) -> Reply {
     let (version, path) = split_version(req.uri().path());
     let mut resp = match path.strip_prefix("/_sim/") {
         Some(what) => control(&sim, what, req).await,
@@ -1940,48 +1679,43 @@ async fn handle(State(sim): State<Arc<Sim>>, req: Request<Body>) -> Response<Bod
     resp
 }
 
-async fn engine(
-    sim: &Arc<Sim>,
-    version: Option<String>,
-    path: &str,
-    req: Request<Body>,
-) -> Response<Body> {
+async fn engine(sim: &Arc<Sim>, version: Option<String>, path: &str, req: Request<Body>) -> Reply {
     let (ep, key) = route(path);
-    let method = req.method().as_str().to_string();
+    let (method, uri) = (req.method().as_str(), req.uri());
     let read_only = method == "GET" || method == "HEAD";
     sim.calls.record(ep, !read_only);
-    debug!(%method, uri = %req.uri(), "engine call");
+    debug!(%method, %uri, "engine call");
     let latency = load(&sim.latency);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     if !read_only {
-        warn!(%method, uri = %req.uri(), "non-GET/HEAD call to the engine API");
+        warn!(%method, %uri, "non-GET/HEAD call to the engine API");
         return error(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("docker_sim: method {method} is not allowed on {path}"),
+            format!("docker_sim: {method} is not allowed on {path}"),
         );
     }
-    if let Some(v) = version {
-        let requested = parse_api(&v).unwrap_or_default();
-        if requested < sim.min_api {
-            return error(StatusCode::BAD_REQUEST, format!(
-                "client version {v} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
-                sim.min_api_version));
-        }
-        if requested > sim.api {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "client version {v} is too new. Maximum supported API version is {}",
-                    sim.api_version
-                ),
-            );
+    let requested = version.as_deref().and_then(parse_api);
+    if let (Some(v), Some(requested)) = (&version, requested) {
+        let msg = if requested < sim.min_api {
+            let min = &sim.min_api_version;
+            format!("client version {v} is too old. Minimum supported API version is {min}, please upgrade your client to a newer version")
+        } else if requested > sim.api {
+            format!(
+                "client version {v} is too new. Maximum supported API version is {}",
+                sim.api_version
+            )
+        } else {
+            String::new()
+        };
+        if !msg.is_empty() {
+            return error(StatusCode::BAD_REQUEST, msg);
         }
     }
     let fault = sim.take_fault(ep);
-    if fault.is_some() {
-        info!(endpoint = ep.name(), ?fault, "injecting fault");
+    if let Some(kind) = fault {
+        info!(endpoint = ep, ?kind, "injecting fault");
     }
     match fault {
         Some(FaultKind::Status500) => {
@@ -1990,17 +1724,18 @@ async fn engine(
                 "docker_sim: injected fault",
             )
         }
-        Some(FaultKind::Hang) => return std::future::pending().await,
-        Some(FaultKind::Close) if ep != Endpoint::Events => return aborted(),
-        Some(FaultKind::Garbage) if ep != Endpoint::Events => {
-            return respond(StatusCode::OK, "application/json", GARBAGE)
+        Some(FaultKind::Hang) => return pending().await,
+        Some(FaultKind::Close) if ep != "events" => {
+            let (tx, rx) = mpsc::channel(1);
+            let _ = tx.try_send(Err(closed_error()));
+            return streaming(rx);
         }
+        Some(FaultKind::Garbage) if ep != "events" => return raw_json(Bytes::from_static(GARBAGE)),
         _ => {}
     }
-    let params = parse_query(req.uri().query());
-    let key = key.unwrap_or_default();
+    let params = parse_query(uri.query());
     match ep {
-        Endpoint::Ping => {
+        "ping" => {
             let mut resp = respond(StatusCode::OK, "text/plain; charset=utf-8", "OK");
             let h = resp.headers_mut();
             h.insert(
@@ -2010,17 +1745,17 @@ async fn engine(
             h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             resp
         }
-        Endpoint::Version => sim.version(),
-        Endpoint::Info => sim.info(),
-        Endpoint::List => sim.list(bool_param(&params, "all", false)),
-        Endpoint::Inspect => sim.inspect(&key),
-        Endpoint::Stats => stats(sim, &key, &params).await,
-        Endpoint::Events => events(sim, &params, fault),
-        Endpoint::Other => error(StatusCode::NOT_FOUND, "page not found"),
+        "version" => sim.version(),
+        "info" => sim.info(),
+        "list" => sim.list(bool_param(&params, "all", false)),
+        "inspect" => sim.inspect(&key),
+        "stats" => stats(sim, &key, &params).await,
+        "events" => events(sim, &params, fault),
+        _ => error(StatusCode::NOT_FOUND, "page not found"),
     }
 }
 
-async fn stats(sim: &Arc<Sim>, key: &str, params: &HashMap<String, String>) -> Response<Body> {
+async fn stats(sim: &Arc<Sim>, key: &str, params: &HashMap<String, String>) -> Reply {
     let Some(id) = sim.resolve(key) else {
         return no_such_container(key);
     };
@@ -2038,8 +1773,7 @@ async fn stats(sim: &Arc<Sim>, key: &str, params: &HashMap<String, String>) -> R
         });
         return streaming(rx);
     }
-    let one_shot = bool_param(params, "one-shot", false);
-    let pre = (!one_shot).then(|| load(&sim.two_sample_delay));
+    let pre = (!bool_param(params, "one-shot", false)).then(|| load(&sim.two_sample_delay));
     if let Some(delay) = pre {
         tokio::time::sleep(delay).await;
     }
@@ -2048,84 +1782,75 @@ async fn stats(sim: &Arc<Sim>, key: &str, params: &HashMap<String, String>) -> R
         let now = unix_nanos(SystemTime::now()) as u64;
         tokio::time::sleep(Duration::from_nanos(tick - now % tick)).await;
     }
-    match sim.stats_body(&id, pre) {
-        Some(body) => respond(StatusCode::OK, "application/json", body),
-        None => no_such_container(key),
-    }
+    sim.stats_body(&id, pre)
+        .map_or_else(|| no_such_container(key), raw_json)
 }
 
-fn events(
-    sim: &Arc<Sim>,
-    params: &HashMap<String, String>,
-    fault: Option<FaultKind>,
-) -> Response<Body> {
+fn events(sim: &Arc<Sim>, params: &HashMap<String, String>, fault: Option<FaultKind>) -> Reply {
     let ts = |k: &str| match params.get(k).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => parse_timestamp(v)
             .map(Some)
             .ok_or(format!("invalid value for {k}: {v:?}")),
     };
-    let (since, until) = match (ts("since"), ts("until")) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    let (since, until, filter) = match (
+        ts("since"),
+        ts("until"),
+        EventFilter::parse(params.get("filters")),
+    ) {
+        (Ok(s), Ok(u), Ok(f)) => (s, u, f),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let filter = match EventFilter::parse(params.get("filters")) {
-        Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let (replay, mut rx) = sim.events.subscribe(since);
+    // Like the daemon, `until` alone replays the whole history up to it.
+    let (replay, mut rx) = sim.events.subscribe(since.or(until.map(|_| 0)));
     let (tx, body) = mpsc::channel::<io::Result<Bytes>>(256);
     tokio::spawn(async move {
         match fault {
             Some(FaultKind::Close) => {
-                return drop(
-                    tx.send(Err(io::Error::other("docker_sim: events closed")))
-                        .await,
-                )
+                let _ = tx.send(Err(closed_error())).await;
+                return;
             }
-            Some(FaultKind::Garbage) => drop(tx.send(Ok(Bytes::from_static(GARBAGE))).await),
+            Some(FaultKind::Garbage) => {
+                let _ = tx.send(Ok(Bytes::from_static(GARBAGE))).await;
+            }
             _ => {}
         }
-        let in_range = |r: &EvRec| until.is_none_or(|u| r.time_nano <= u);
-        for rec in replay.iter().filter(|r| in_range(r) && filter.matches(r)) {
+        let wanted = |r: &EvRec| until.is_none_or(|u| r.time_nano <= u) && filter.matches(r);
+        for rec in replay.iter().filter(|r| wanted(r)) {
             if tx.send(Ok(rec.line.clone())).await.is_err() {
                 return;
             }
         }
-        let now = unix_nanos(SystemTime::now());
-        let deadline = match until {
-            Some(u) if u <= now => return,
-            Some(u) => Some(tokio::time::Instant::now() + Duration::from_nanos((u - now) as u64)),
-            None => None,
-        };
-        let until_deadline = async move {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
+        let left = until.map(|u| u - unix_nanos(SystemTime::now()));
+        if left.is_some_and(|l| l <= 0) {
+            return; // `until` is past: the history was all
+        }
+        let deadline = async move {
+            match left {
+                Some(l) => tokio::time::sleep(Duration::from_nanos(l as u64)).await,
+                None => pending().await,
             }
         };
-        tokio::pin!(until_deadline);
+        tokio::pin!(deadline);
         loop {
             let msg = tokio::select! {
                 _ = tx.closed() => return,
-                _ = &mut until_deadline => return,
+                _ = &mut deadline => return,
                 msg = rx.recv() => msg,
             };
             let out = match msg {
-                Ok(StreamMsg::Event(rec)) if in_range(&rec) && filter.matches(&rec) => {
-                    Ok(rec.line.clone())
-                }
-                Ok(StreamMsg::Event(_)) => continue,
+                Ok(StreamMsg::Event(rec)) if wanted(&rec) => Ok(rec.line.clone()),
                 Ok(StreamMsg::Garbage) => Ok(Bytes::from_static(GARBAGE)),
-                Ok(StreamMsg::Close) => Err(io::Error::other("docker_sim: events closed")),
+                Ok(StreamMsg::Close) => Err(closed_error()),
+                Ok(StreamMsg::Event(_)) => continue,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     warn!(skipped = n, "an /events subscriber lagged behind");
                     continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            let stop = out.is_err();
-            if tx.send(out).await.is_err() || stop {
+            let last = out.is_err();
+            if tx.send(out).await.is_err() || last {
                 return;
             }
         }
@@ -2133,15 +1858,16 @@ fn events(
     streaming(body)
 }
 
-async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Response<Body> {
+async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Reply {
     let method = req.method().as_str().to_string();
     let body = match axum::body::to_bytes(req.into_body(), 4 << 20).await {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("reading body: {e}")),
     };
-    let ok = || json_value(StatusCode::OK, &json!({"ok": true}));
+    let ok = || json_reply(StatusCode::OK, &json!({"ok": true}));
+    let bad = |msg: String| error(StatusCode::BAD_REQUEST, msg);
     match (method.as_str(), what) {
-        ("GET", "calls") => json_value(StatusCode::OK, &sim.calls.snapshot()),
+        ("GET", "calls") => json_reply(StatusCode::OK, &sim.calls.snapshot()),
         ("POST", "reset-calls") => {
             sim.calls.reset();
             ok()
@@ -2151,69 +1877,53 @@ async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Response<Bod
             ok()
         }
         ("POST", "event") => match sim.apply_event(&body) {
-            Ok(ev) => {
-                let mut line = serde_json::to_vec(&sim.events.publish(ev)).unwrap_or_default();
-                line.push(b'\n');
-                respond(StatusCode::OK, "application/json", line)
-            }
+            Ok(ev) => json_reply(StatusCode::OK, &sim.events.publish(ev)),
             Err((status, msg)) => error(status, msg),
         },
         ("POST", "fault") => {
-            let req: FaultReq = match serde_json::from_slice(&body) {
-                Ok(r) => r,
-                Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
+            let fault: Fault = match serde_json::from_slice(&body) {
+                Ok(f) => f,
+                Err(e) => return bad(format!("invalid fault: {e}")),
             };
-            let endpoint = match req.endpoint.as_str() {
-                "any" => None,
-                name => match Endpoint::from_name(name) {
-                    Some(e) => Some(e),
-                    None => {
-                        return error(
-                            StatusCode::BAD_REQUEST,
-                            format!("unknown endpoint {name:?}"),
-                        )
-                    }
-                },
-            };
+            if fault.endpoint != "any" && !ENDPOINTS.contains(&fault.endpoint.as_str()) {
+                return bad(format!("unknown endpoint {:?}", fault.endpoint));
+            }
+            info!(?fault, "fault set");
             let open_streams = sim.events.tx.receiver_count();
-            let immediate = endpoint == Some(Endpoint::Events)
-                && matches!(req.kind, FaultKind::Close | FaultKind::Garbage);
-            if immediate {
-                let msg = if req.kind == FaultKind::Close {
-                    StreamMsg::Close
-                } else {
-                    StreamMsg::Garbage
-                };
+            let now = match fault.kind {
+                _ if fault.endpoint != "events" => None,
+                FaultKind::Close => Some(StreamMsg::Close),
+                FaultKind::Garbage => Some(StreamMsg::Garbage),
+                _ => None,
+            };
+            // Close/garbage on events act on the open streams, and later only if counted.
+            let keep = fault.count != Some(0) && (now.is_none() || fault.count.is_some());
+            if let Some(msg) = now {
                 let _ = sim.events.tx.send(msg);
             }
-            if req.count != Some(0) && !(immediate && req.count.is_none()) {
-                sim.faults.lock().unwrap().push(Fault {
-                    endpoint,
-                    kind: req.kind,
-                    remaining: req.count,
-                });
+            if keep {
+                sim.faults.lock().unwrap().push(fault);
             }
-            info!(endpoint = req.endpoint, kind = ?req.kind, count = ?req.count, "fault set");
-            json_value(
+            json_reply(
                 StatusCode::OK,
                 &json!({"ok": true, "open_streams": open_streams}),
             )
         }
         ("POST", "set") => {
-            let v: HashMap<String, String> = match serde_json::from_slice(&body) {
+            let settings: HashMap<String, String> = match serde_json::from_slice(&body) {
                 Ok(v) => v,
-                Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid settings: {e}")),
+                Err(e) => return bad(format!("invalid settings: {e}")),
             };
-            for (k, val) in v {
+            for (k, val) in settings {
                 let slot = match k.as_str() {
                     "latency" => &sim.latency,
                     "stats_tick" => &sim.stats_tick,
                     "two_sample_delay" => &sim.two_sample_delay,
-                    _ => return error(StatusCode::BAD_REQUEST, format!("unknown setting {k:?}")),
+                    _ => return bad(format!("unknown setting {k:?}")),
                 };
                 match humantime::parse_duration(&val) {
-                    Ok(d) => slot.store(nanos(d), Ordering::Relaxed),
-                    Err(e) => return error(StatusCode::BAD_REQUEST, format!("{k}: {e}")),
+                    Ok(d) => slot.store(nanos(d), Relaxed),
+                    Err(e) => return bad(format!("{k}: {e}")),
                 }
             }
             ok()
@@ -2229,47 +1939,41 @@ async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Response<Bod
 // main
 // ---------------------------------------------------------------------------
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
 async fn run(args: Args) -> Result<(), String> {
     let sim = Arc::new(Sim::new(&args)?);
-    match std::fs::remove_file(&args.socket) {
+    let socket = &args.socket;
+    match std::fs::remove_file(socket) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(format!(
-                "removing stale socket {}: {e}",
-                args.socket.display()
-            ))
+            return Err(format!("removing stale socket {}: {e}", socket.display()));
         }
         _ => {}
     }
-    let listener = tokio::net::UnixListener::bind(&args.socket)
-        .map_err(|e| format!("binding {}: {e}", args.socket.display()))?;
+    let listener = tokio::net::UnixListener::bind(socket)
+        .map_err(|e| format!("binding {}: {e}", socket.display()))?;
     if args.churn_per_sec > 0 || args.event_rate > 0.0 {
         tokio::spawn(drive(sim.clone(), args.churn_per_sec, args.event_rate));
     }
-    let app = Router::new().fallback(handle).with_state(sim.clone());
+    let app = axum::Router::new().fallback(handle).with_state(sim.clone());
     let mode = match &args.fixtures {
         Some(dir) => format!("fixtures {}", dir.display()),
         None => format!("{} synthetic containers", args.containers),
     };
-    info!(socket = %args.socket.display(), %mode, api = sim.api_version, engine = sim.engine_version, "starting");
-    println!("docker_sim listening on {}", args.socket.display());
+    info!(socket = %socket.display(), %mode, api = sim.api_version, engine = sim.engine_version, "starting");
+    // Signal handlers are installed before we say we listen: a test may stop us at once.
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    println!("docker_sim listening on {}", socket.display());
     let _ = io::stdout().flush();
+    let stopped = |name: &str| {
+        info!(signal = name, "shutting down");
+        Ok(())
+    };
     let result = tokio::select! {
         r = axum::serve(listener, app).into_future() => r.map_err(|e| format!("serving: {e}")),
-        () = shutdown_signal() => {
-            info!("signal received, shutting down");
-            Ok(())
-        }
+        _ = term.recv() => stopped("SIGTERM"),
+        _ = int.recv() => stopped("SIGINT"),
     };
-    let _ = std::fs::remove_file(&args.socket);
+    let _ = std::fs::remove_file(socket);
     result
 }
 
