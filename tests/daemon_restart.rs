@@ -35,21 +35,31 @@ fn docker_events(name: &str, since: &str, until: &str) -> BTreeMap<String, f64> 
         "{{.Action}}",
     ]);
     let mut counts = BTreeMap::new();
-    for action in out.lines().filter(|l| !l.is_empty() && !l.starts_with("exec_")) {
+    for action in out
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("exec_"))
+    {
         *counts.entry(action.replace(": ", "_")).or_insert(0.0) += 1.0;
     }
     counts
 }
 
 fn restart_dockerd() {
-    let pids = Command::new("pgrep").args(["-x", "dockerd"]).output().unwrap();
+    let pids = Command::new("pgrep")
+        .args(["-x", "dockerd"])
+        .output()
+        .unwrap();
     let pids = String::from_utf8_lossy(&pids.stdout).to_string();
     assert!(!pids.trim().is_empty(), "no dockerd process to restart");
     for pid in pids.split_whitespace() {
         Command::new("kill").args(["-TERM", pid]).status().unwrap();
     }
     wait_until(Duration::from_secs(60), "dockerd to stop", || {
-        !Command::new("pgrep").args(["-x", "dockerd"]).status().unwrap().success()
+        !Command::new("pgrep")
+            .args(["-x", "dockerd"])
+            .status()
+            .unwrap()
+            .success()
     });
     let testbed = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testbed.sh");
     let status = Command::new("bash").arg(testbed).status().unwrap();
@@ -64,9 +74,15 @@ async fn exporter_survives_a_daemon_restart() {
     let sc = Scenario::new("restart");
     let name = sc.name("c");
     let t0 = now();
-    let exporter = Exporter::start(&["--docker.host=unix:///var/run/docker.sock", "--collect.interval=1s"]).await;
+    let exporter = Exporter::start(&[
+        "--docker.host=unix:///var/run/docker.sock",
+        "--collect.interval=1s",
+    ])
+    .await;
     exporter
-        .wait_for(Duration::from_secs(15), "docker_up 1", |m| m.get("docker_up", &[]) == Some(1.0))
+        .wait_for(Duration::from_secs(15), "docker_up 1", |m| {
+            m.get("docker_up", &[]) == Some(1.0)
+        })
         .await;
     sc.run("c", &[], &["sleep", "3600"]);
     docker(&["stop", "-t", "1", &name]);
@@ -81,10 +97,16 @@ async fn exporter_survives_a_daemon_restart() {
     restart_dockerd();
     let t2 = now();
     exporter
-        .wait_for(Duration::from_secs(30), "reconnect after the restart", |m| {
-            m.get("docker_up", &[]) == Some(1.0)
-                && m.get("docker_exporter_event_stream_reconnects_total", &[]).unwrap_or(0.0) >= 1.0
-        })
+        .wait_for(
+            Duration::from_secs(30),
+            "reconnect after the restart",
+            |m| {
+                m.get("docker_up", &[]) == Some(1.0)
+                    && m.get("docker_exporter_event_stream_reconnects_total", &[])
+                        .unwrap_or(0.0)
+                        >= 1.0
+            },
+        )
         .await;
     docker(&["start", &name]);
     docker(&["stop", "-t", "1", &name]);
@@ -96,11 +118,18 @@ async fn exporter_survives_a_daemon_restart() {
         *expected.entry(action.clone()).or_insert(0.0) += n;
     }
     let m = exporter
-        .wait_for(Duration::from_secs(15), "the counters to match docker events", |m| {
-            expected
-                .iter()
-                .all(|(a, n)| m.get("docker_container_events_total", &[("name", &name), ("action", a)]) == Some(*n))
-        })
+        .wait_for(
+            Duration::from_secs(15),
+            "the counters to match docker events",
+            |m| {
+                expected.iter().all(|(a, n)| {
+                    m.get(
+                        "docker_container_events_total",
+                        &[("name", &name), ("action", a)],
+                    ) == Some(*n)
+                })
+            },
+        )
         .await;
     // Nothing counted that docker events does not list.
     let counted: f64 = m
@@ -108,8 +137,15 @@ async fn exporter_survives_a_daemon_restart() {
         .iter()
         .map(|(_, v)| v)
         .sum();
-    assert_eq!(counted, expected.values().sum::<f64>(), "expected {expected:?}\n{}", m.body);
-    assert!(m.find("docker_container_info", &[("name", &name)]).is_empty());
+    assert_eq!(
+        counted,
+        expected.values().sum::<f64>(),
+        "expected {expected:?}\n{}",
+        m.body
+    );
+    assert!(m
+        .find("docker_container_info", &[("name", &name)])
+        .is_empty());
     promtool_check(&m.body);
     exporter.stop().await;
 }

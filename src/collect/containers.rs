@@ -31,7 +31,9 @@ pub(super) fn list_key(c: &types::ListedContainer) -> String {
     );
     let mut rest = status;
     while let Some(open) = rest.find('(') {
-        let Some(close) = rest[open..].find(')') else { break };
+        let Some(close) = rest[open..].find(')') else {
+            break;
+        };
         key.push_str(&rest[open..open + close + 1]);
         rest = &rest[open + close + 1..];
     }
@@ -90,7 +92,11 @@ pub(super) async fn collect(
     for (id, key, result) in inspected {
         match result {
             Ok(Some(body)) => {
-                match Container::from_inspect(&body, &config.container_labels, &engine.cgroup_driver) {
+                match Container::from_inspect(
+                    &body,
+                    &config.container_labels,
+                    &engine.cgroup_driver,
+                ) {
                     Ok(c) => {
                         containers.insert(id.clone(), Arc::new(c));
                         list_keys.insert(id, key);

@@ -11,7 +11,7 @@
 use super::{LogOnce, Store, Working, EVENTS};
 use crate::config::Config;
 use crate::docker::{types, Client, EventStream};
-use crate::snapshot::{now_unix, Container, ContainerEvents};
+use crate::snapshot::{now_unix, Container};
 use futures_util::stream::{self, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -75,7 +75,12 @@ impl Cursor {
 }
 
 /// Runs the event stream for the life of the process.
-pub async fn run(client: Arc<Client>, store: Arc<Store>, config: Arc<Config>, shutdown: CancellationToken) {
+pub async fn run(
+    client: Arc<Client>,
+    store: Arc<Store>,
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+) {
     let start = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -106,7 +111,16 @@ pub async fn run(client: Arc<Client>, store: Arc<Store>, config: Arc<Config>, sh
                 });
                 subscribed_before = true;
                 store.request_resync();
-                let ended = follow(stream, &client, &store, &config, &mut cursor, &mut log, &shutdown).await;
+                let ended = follow(
+                    stream,
+                    &client,
+                    &store,
+                    &config,
+                    &mut cursor,
+                    &mut log,
+                    &shutdown,
+                )
+                .await;
                 store.update(|w| {
                     w.events_connected = false;
                     if let Some(e) = &ended {
@@ -153,13 +167,22 @@ async fn follow(
     let (tx, mut rx) = mpsc::channel::<Result<types::Event, String>>(4 * BATCH);
     let reader = tokio::spawn(async move {
         while let Some(item) = stream.next().await {
-            let broke = matches!(&item, Err(e) if !matches!(e, crate::docker::Error::Decode { .. }));
-            let item = item.map_err(|e| if broke { format!("stream: {e}") } else { e.to_string() });
+            let broke =
+                matches!(&item, Err(e) if !matches!(e, crate::docker::Error::Decode { .. }));
+            let item = item.map_err(|e| {
+                if broke {
+                    format!("stream: {e}")
+                } else {
+                    e.to_string()
+                }
+            });
             if tx.send(item).await.is_err() || broke {
                 return;
             }
         }
-        let _ = tx.send(Err("stream: the engine closed the event stream".into())).await;
+        let _ = tx
+            .send(Err("stream: the engine closed the event stream".into()))
+            .await;
     });
     let _stop_reader = AbortOnDrop(reader);
     let mut batch = Vec::with_capacity(BATCH);
@@ -248,7 +271,9 @@ fn effects(cursor: &mut Cursor, events: &[types::Event]) -> Effects {
         if kind != "container" || id.is_empty() {
             continue;
         }
-        let Some(counted) = container_action(&action) else { continue };
+        let Some(counted) = container_action(&action) else {
+            continue;
+        };
         let name = actor
             .attributes
             .as_ref()
@@ -345,7 +370,7 @@ fn count(w: &mut Working, fx: &Effects) {
         *events.by_type.entry(key.clone()).or_default() += n;
     }
     for ((name, action), n) in &fx.by_container {
-        let e = events.by_container.entry(name.clone()).or_insert_with(ContainerEvents::default);
+        let e = events.by_container.entry(name.clone()).or_default();
         *e.actions.entry(action).or_default() += n;
         if *action == "oom" {
             e.oom += n;
@@ -370,16 +395,18 @@ pub(super) fn prune(w: &mut Working) {
         .map(|c| (c.name.as_str(), c))
         .collect();
     let events = Arc::make_mut(&mut w.events);
-    events.by_container.retain(|name, e| match by_name.get(name.as_str()) {
-        Some(c) => {
-            if e.last_known.as_ref().is_none_or(|k| !Arc::ptr_eq(k, c)) {
-                e.last_known = Some((*c).clone());
+    events
+        .by_container
+        .retain(|name, e| match by_name.get(name.as_str()) {
+            Some(c) => {
+                if e.last_known.as_ref().is_none_or(|k| !Arc::ptr_eq(k, c)) {
+                    e.last_known = Some((*c).clone());
+                }
+                e.gone_since = None;
+                true
             }
-            e.gone_since = None;
-            true
-        }
-        None => now - *e.gone_since.get_or_insert(now) < RETENTION.as_secs_f64(),
-    });
+            None => now - *e.gone_since.get_or_insert(now) < RETENTION.as_secs_f64(),
+        });
 }
 
 #[cfg(test)]
@@ -398,7 +425,10 @@ mod tests {
     fn actions_are_cut_and_allow_listed() {
         assert_eq!(short_action("exec_create: /bin/sh -c true"), "exec_create");
         assert_eq!(short_action("health_status: healthy"), "health_status");
-        assert_eq!(container_action("health_status: healthy"), Some("health_status_healthy"));
+        assert_eq!(
+            container_action("health_status: healthy"),
+            Some("health_status_healthy")
+        );
         assert_eq!(container_action("exec_start: sh"), None);
         assert_eq!(container_action("die"), Some("die"));
     }
@@ -439,7 +469,10 @@ mod tests {
                 event("container", "exec_die", "a", "x", 3),
             ],
         );
-        assert_eq!(fx.by_type.get(&("container".into(), "exec_create".into())), Some(&1));
+        assert_eq!(
+            fx.by_type.get(&("container".into(), "exec_create".into())),
+            Some(&1)
+        );
         assert!(fx.by_container.is_empty());
         assert!(fx.inspect.is_empty(), "exec events change no state");
     }

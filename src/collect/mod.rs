@@ -15,7 +15,7 @@ mod stats;
 use crate::config::Config;
 use crate::docker::Client;
 use crate::snapshot::{
-    Container, ContainerEntry, CollectorStatus, Engine, EventCounts, Snapshot, Stats,
+    CollectorStatus, Container, ContainerEntry, Engine, EventCounts, Snapshot, Stats,
 };
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -164,7 +164,12 @@ impl LogOnce {
 
 /// The periodic loop: one cycle every `interval`, sooner when the event
 /// stream asks, retrying with capped backoff while the engine is down.
-pub async fn run(client: Arc<Client>, store: Arc<Store>, config: Arc<Config>, shutdown: CancellationToken) {
+pub async fn run(
+    client: Arc<Client>,
+    store: Arc<Store>,
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+) {
     let mut log = LogOnce::default();
     let mut failures: u32 = 0;
     loop {
@@ -192,7 +197,12 @@ fn backoff(failures: u32, cap: Duration) -> Duration {
 }
 
 /// One collection cycle; false when the engine could not be reached.
-pub(crate) async fn cycle(client: &Client, store: &Store, config: &Config, log: &mut LogOnce) -> bool {
+pub(crate) async fn cycle(
+    client: &Client,
+    store: &Store,
+    config: &Config,
+    log: &mut LogOnce,
+) -> bool {
     let start_generation = store.read(|w| w.generation);
     let engine = engine::collect(client, log).await;
     let Ok(engine_info) = &engine.result else {

@@ -91,7 +91,8 @@ pub(super) async fn collect(
         }
     }
     if timed_out {
-        let answered: std::collections::HashSet<&String> = results.iter().map(|(id, _)| id).collect();
+        let answered: std::collections::HashSet<&String> =
+            results.iter().map(|(id, _)| id).collect();
         let missing: Vec<String> = ids
             .iter()
             .filter(|id| !answered.contains(id))
@@ -99,7 +100,11 @@ pub(super) async fn collect(
             .collect();
         errors += missing.len() as u64;
         if log.first("stats deadline") {
-            tracing::warn!(missing = missing.len(), ?deadline, "stats calls still unanswered at the cycle's deadline");
+            tracing::warn!(
+                missing = missing.len(),
+                ?deadline,
+                "stats calls still unanswered at the cycle's deadline"
+            );
         }
         results.extend(missing.into_iter().map(|id| (id, Sample::Failed)));
     } else {

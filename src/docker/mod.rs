@@ -67,7 +67,10 @@ impl FromStr for Endpoint {
                 return Err(format!("{s:?} names no socket path"));
             }
             Ok(Endpoint::Unix(PathBuf::from(path)))
-        } else if let Some(rest) = s.strip_prefix("tcp://").or_else(|| s.strip_prefix("http://")) {
+        } else if let Some(rest) = s
+            .strip_prefix("tcp://")
+            .or_else(|| s.strip_prefix("http://"))
+        {
             let authority = rest.trim_end_matches('/');
             if authority.is_empty() || authority.contains('/') {
                 return Err(format!("{s:?} is not tcp://host:port"));
@@ -126,7 +129,10 @@ pub enum ReadMethod {
 }
 
 enum Transport {
-    Unix(HyperClient<hyperlocal::UnixConnector, Empty<Bytes>>, PathBuf),
+    Unix(
+        HyperClient<hyperlocal::UnixConnector, Empty<Bytes>>,
+        PathBuf,
+    ),
     Tcp(HyperClient<HttpConnector, Empty<Bytes>>, String),
 }
 
@@ -257,12 +263,12 @@ impl Client {
                 (uri, client.request(req).await)
             }
             Transport::Tcp(client, authority) => {
-                let uri: Uri = format!("http://{authority}{path}")
-                    .parse()
-                    .map_err(|e: hyper::http::uri::InvalidUri| Error::Transport {
+                let uri: Uri = format!("http://{authority}{path}").parse().map_err(
+                    |e: hyper::http::uri::InvalidUri| Error::Transport {
                         path: path.into(),
                         cause: e.to_string(),
-                    })?;
+                    },
+                )?;
                 let req = request(method, uri.clone(), authority);
                 (uri, client.request(req).await)
             }
@@ -465,7 +471,13 @@ async fn check_status(path: &str, resp: Response<Incoming>) -> Result<Response<I
     }
     let message = serde_json::from_slice::<Message>(&body)
         .map(|m| m.message)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().chars().take(200).collect());
+        .unwrap_or_else(|_| {
+            String::from_utf8_lossy(&body)
+                .trim()
+                .chars()
+                .take(200)
+                .collect()
+        });
     Err(Error::Status {
         path: path.to_string(),
         status: status.as_u16(),

@@ -3,8 +3,8 @@
 
 use super::{Family, Labels, Value};
 use crate::snapshot::{Container, ContainerEntry, Health, Snapshot, State, Stats};
-use std::collections::HashSet;
 use prometheus_client::metrics::MetricType;
+use std::collections::HashSet;
 
 /// HELP text of a family whose values come from the collection, saying so.
 macro_rules! collected {
@@ -138,12 +138,18 @@ fn engine_families<'a>(out: &mut Out<'a>, s: &'a Snapshot) {
             .push(vec![], n);
     }
     if let Some(n) = e.cpus {
-        out.gauge("machine_cpu_cores", "Number of logical CPU cores of the engine's machine")
-            .push(vec![], n);
+        out.gauge(
+            "machine_cpu_cores",
+            "Number of logical CPU cores of the engine's machine",
+        )
+        .push(vec![], n);
     }
     if let Some(n) = e.memory_bytes {
-        out.gauge("machine_memory_bytes", "Memory of the engine's machine in bytes")
-            .push(vec![], n);
+        out.gauge(
+            "machine_memory_bytes",
+            "Memory of the engine's machine in bytes",
+        )
+        .push(vec![], n);
     }
 }
 
@@ -164,7 +170,10 @@ fn docker_container_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
     );
     for i in idents {
         for st in State::ALL {
-            f.push(i.name_with("state", st.as_str()), i.entry.container.state == st);
+            f.push(
+                i.name_with("state", st.as_str()),
+                i.entry.container.state == st,
+            );
         }
     }
     let f = out.gauge(
@@ -173,12 +182,17 @@ fn docker_container_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
     );
     for i in idents {
         for h in Health::ALL {
-            f.push(i.name_with("status", h.as_str()), i.entry.container.health == h);
+            f.push(
+                i.name_with("status", h.as_str()),
+                i.entry.container.health == h,
+            );
         }
     }
     let f = out.gauge(
         "docker_container_restarts",
-        collected!("Restarts by the engine's restart policy; the engine resets it on a manual start"),
+        collected!(
+            "Restarts by the engine's restart policy; the engine resets it on a manual start"
+        ),
     );
     for i in idents {
         f.push(i.name.clone(), i.entry.container.restart_count);
@@ -246,12 +260,38 @@ fn spec_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
     }
     type SpecField = fn(&crate::snapshot::Spec) -> Option<i64>;
     let specs: [(&'static str, &'static str, SpecField); 6] = [
-        ("container_spec_cpu_quota", collected!("CPU quota of the container in microseconds per period; absent when unlimited"), |s| s.cpu_quota),
-        ("container_spec_cpu_period", collected!("CPU period of the container in microseconds"), |s| Some(s.cpu_period)),
-        ("container_spec_cpu_shares", collected!("CPU shares of the container"), |s| Some(s.cpu_shares)),
-        ("container_spec_memory_limit_bytes", collected!("Memory limit of the container in bytes; 0 when unlimited"), |s| Some(s.memory_limit)),
-        ("container_spec_memory_reservation_limit_bytes", collected!("Memory reservation (soft limit) of the container in bytes; 0 when unset"), |s| Some(s.memory_reservation)),
-        ("container_spec_memory_swap_limit_bytes", collected!("Memory plus swap limit of the container in bytes; 0 when unlimited"), |s| Some(s.memory_swap)),
+        (
+            "container_spec_cpu_quota",
+            collected!(
+                "CPU quota of the container in microseconds per period; absent when unlimited"
+            ),
+            |s| s.cpu_quota,
+        ),
+        (
+            "container_spec_cpu_period",
+            collected!("CPU period of the container in microseconds"),
+            |s| Some(s.cpu_period),
+        ),
+        (
+            "container_spec_cpu_shares",
+            collected!("CPU shares of the container"),
+            |s| Some(s.cpu_shares),
+        ),
+        (
+            "container_spec_memory_limit_bytes",
+            collected!("Memory limit of the container in bytes; 0 when unlimited"),
+            |s| Some(s.memory_limit),
+        ),
+        (
+            "container_spec_memory_reservation_limit_bytes",
+            collected!("Memory reservation (soft limit) of the container in bytes; 0 when unset"),
+            |s| Some(s.memory_reservation),
+        ),
+        (
+            "container_spec_memory_swap_limit_bytes",
+            collected!("Memory plus swap limit of the container in bytes; 0 when unlimited"),
+            |s| Some(s.memory_swap),
+        ),
     ];
     for (name, help, get) in specs {
         let f = out.gauge(name, help);
@@ -319,14 +359,46 @@ fn resource_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
 
     type NetField = fn(&crate::snapshot::Network) -> Option<u64>;
     let net: [(&'static str, &'static str, NetField); 8] = [
-        ("container_network_receive_bytes_total", collected!("Cumulative count of bytes received"), |n| n.rx_bytes),
-        ("container_network_receive_packets_total", collected!("Cumulative count of packets received"), |n| n.rx_packets),
-        ("container_network_receive_packets_dropped_total", collected!("Cumulative count of packets dropped while receiving"), |n| n.rx_dropped),
-        ("container_network_receive_errors_total", collected!("Cumulative count of errors encountered while receiving"), |n| n.rx_errors),
-        ("container_network_transmit_bytes_total", collected!("Cumulative count of bytes transmitted"), |n| n.tx_bytes),
-        ("container_network_transmit_packets_total", collected!("Cumulative count of packets transmitted"), |n| n.tx_packets),
-        ("container_network_transmit_packets_dropped_total", collected!("Cumulative count of packets dropped while transmitting"), |n| n.tx_dropped),
-        ("container_network_transmit_errors_total", collected!("Cumulative count of errors encountered while transmitting"), |n| n.tx_errors),
+        (
+            "container_network_receive_bytes_total",
+            collected!("Cumulative count of bytes received"),
+            |n| n.rx_bytes,
+        ),
+        (
+            "container_network_receive_packets_total",
+            collected!("Cumulative count of packets received"),
+            |n| n.rx_packets,
+        ),
+        (
+            "container_network_receive_packets_dropped_total",
+            collected!("Cumulative count of packets dropped while receiving"),
+            |n| n.rx_dropped,
+        ),
+        (
+            "container_network_receive_errors_total",
+            collected!("Cumulative count of errors encountered while receiving"),
+            |n| n.rx_errors,
+        ),
+        (
+            "container_network_transmit_bytes_total",
+            collected!("Cumulative count of bytes transmitted"),
+            |n| n.tx_bytes,
+        ),
+        (
+            "container_network_transmit_packets_total",
+            collected!("Cumulative count of packets transmitted"),
+            |n| n.tx_packets,
+        ),
+        (
+            "container_network_transmit_packets_dropped_total",
+            collected!("Cumulative count of packets dropped while transmitting"),
+            |n| n.tx_dropped,
+        ),
+        (
+            "container_network_transmit_errors_total",
+            collected!("Cumulative count of errors encountered while transmitting"),
+            |n| n.tx_errors,
+        ),
     ];
     for (name, help, get) in net {
         let f = out.counter(name, help);
@@ -341,10 +413,26 @@ fn resource_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
 
     type BlkField = fn(&crate::snapshot::BlockDevice) -> Option<u64>;
     let blk: [(&'static str, &'static str, BlkField); 4] = [
-        ("container_fs_reads_bytes_total", collected!("Cumulative count of bytes read"), |d| d.read_bytes),
-        ("container_fs_writes_bytes_total", collected!("Cumulative count of bytes written"), |d| d.write_bytes),
-        ("container_fs_reads_total", collected!("Cumulative count of reads completed"), |d| d.reads),
-        ("container_fs_writes_total", collected!("Cumulative count of writes completed"), |d| d.writes),
+        (
+            "container_fs_reads_bytes_total",
+            collected!("Cumulative count of bytes read"),
+            |d| d.read_bytes,
+        ),
+        (
+            "container_fs_writes_bytes_total",
+            collected!("Cumulative count of bytes written"),
+            |d| d.write_bytes,
+        ),
+        (
+            "container_fs_reads_total",
+            collected!("Cumulative count of reads completed"),
+            |d| d.reads,
+        ),
+        (
+            "container_fs_writes_total",
+            collected!("Cumulative count of writes completed"),
+            |d| d.writes,
+        ),
     ];
     for (name, help, get) in blk {
         let f = out.counter(name, help);
@@ -361,7 +449,9 @@ fn resource_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
 fn event_families<'a>(out: &mut Out<'a>, s: &'a Snapshot, idents: &[Idents<'a>]) {
     let f = out.counter(
         "container_oom_events_total",
-        collected!("Count of out of memory events observed for the container since the exporter started"),
+        collected!(
+            "Count of out of memory events observed for the container since the exporter started"
+        ),
     );
     for i in live(idents) {
         let n = s
@@ -387,7 +477,9 @@ fn event_families<'a>(out: &mut Out<'a>, s: &'a Snapshot, idents: &[Idents<'a>])
 
     let f = out.counter(
         "docker_container_events_total",
-        collected!("Container events for this container name since the exporter started, by action"),
+        collected!(
+            "Container events for this container name since the exporter started, by action"
+        ),
     );
     for (name, e) in &s.events.by_container {
         for (action, n) in &e.actions {
@@ -399,7 +491,10 @@ fn event_families<'a>(out: &mut Out<'a>, s: &'a Snapshot, idents: &[Idents<'a>])
         "Every event the engine sent since the exporter started, by type and action",
     );
     for ((kind, action), n) in &s.events.by_type {
-        f.push(vec![("type", kind.as_str()), ("action", action.as_str())], *n);
+        f.push(
+            vec![("type", kind.as_str()), ("action", action.as_str())],
+            *n,
+        );
     }
 }
 

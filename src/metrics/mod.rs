@@ -107,7 +107,9 @@ impl<'a> Family<'a> {
         for (labels, value) in &self.series {
             let m = metric.encode_family(labels)?;
             match (self.kind, *value) {
-                (MetricType::Counter, Value::Int(v)) => ConstCounter::new(v.max(0) as u64).encode(m)?,
+                (MetricType::Counter, Value::Int(v)) => {
+                    ConstCounter::new(v.max(0) as u64).encode(m)?
+                }
                 (MetricType::Counter, Value::Float(v)) => ConstCounter::new(v).encode(m)?,
                 (_, Value::Int(v)) => ConstGauge::new(v).encode(m)?,
                 (_, Value::Float(v)) => ConstGauge::new(v).encode(m)?,

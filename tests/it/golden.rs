@@ -35,10 +35,22 @@ async fn golden(set: &str) {
     ])
     .await;
     let m = exporter
-        .wait_for(Duration::from_secs(20), "the first cycle and the event stream", |m| {
-            m.get("docker_exporter_collector_success", &[("collector", "stats")]).is_some()
-                && m.get("docker_exporter_collector_success", &[("collector", "events")]).is_some()
-        })
+        .wait_for(
+            Duration::from_secs(20),
+            "the first cycle and the event stream",
+            |m| {
+                m.get(
+                    "docker_exporter_collector_success",
+                    &[("collector", "stats")],
+                )
+                .is_some()
+                    && m.get(
+                        "docker_exporter_collector_success",
+                        &[("collector", "events")],
+                    )
+                    .is_some()
+            },
+        )
         .await;
     promtool_check(&m.body);
     let got = normalise(&m.body);

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module a theme.
 
 mod events;
+mod faults;
 mod golden;
 mod real_daemon;
 mod resources;

@@ -19,19 +19,45 @@ async fn container_states_match_docker_inspect() {
     let note_label = format!("org.example.note={note}");
     sc.run(
         "running",
-        &["--label", "com.docker.compose.project=demo", "--label", &note_label, "--env", "SECRET=hunter2"],
+        &[
+            "--label",
+            "com.docker.compose.project=demo",
+            "--label",
+            &note_label,
+            "--env",
+            "SECRET=hunter2",
+        ],
         &["sleep", "3600"],
     );
     sc.run("exited3", &[], &["sh", "-c", "exit 3"]);
-    sc.run("oom", &["-m", "16m", "--memory-swap", "16m"], &["sh", "-c", "tail /dev/zero"]);
-    sc.run("restarting", &["--restart", "always"], &["sh", "-c", "sleep 0.2; exit 1"]);
+    sc.run(
+        "oom",
+        &["-m", "16m", "--memory-swap", "16m"],
+        &["sh", "-c", "tail /dev/zero"],
+    );
+    sc.run(
+        "restarting",
+        &["--restart", "always"],
+        &["sh", "-c", "sleep 0.2; exit 1"],
+    );
     sc.run("paused", &[], &["sleep", "3600"]);
     docker(&["pause", &sc.name("paused")]);
     sc.create("created", &[], &["sleep", "3600"]);
-    sc.run("healthy", &["--health-cmd", "true", "--health-interval", "1s"], &["sleep", "3600"]);
+    sc.run(
+        "healthy",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        &["sleep", "3600"],
+    );
     sc.run(
         "unhealthy",
-        &["--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1"],
+        &[
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
         &["sleep", "3600"],
     );
     wait_until(Duration::from_secs(60), "the scenario to settle", || {
@@ -51,15 +77,32 @@ async fn container_states_match_docker_inspect() {
     let n = |short: &str| sc.name(short);
     let m = exporter
         .wait_for(Duration::from_secs(30), "every scenario container", |m| {
-            ["running", "exited3", "oom", "restarting", "paused", "created", "healthy", "unhealthy"]
-                .iter()
-                .all(|s| m.get("docker_container_info", &[("name", &n(s))]).is_some())
-                && m.get("docker_container_health_status", &[("name", &n("healthy")), ("status", "healthy")]) == Some(1.0)
+            [
+                "running",
+                "exited3",
+                "oom",
+                "restarting",
+                "paused",
+                "created",
+                "healthy",
+                "unhealthy",
+            ]
+            .iter()
+            .all(|s| m.get("docker_container_info", &[("name", &n(s))]).is_some())
+                && m.get(
+                    "docker_container_health_status",
+                    &[("name", &n("healthy")), ("status", "healthy")],
+                ) == Some(1.0)
         })
         .await;
 
     assert_eq!(m.get("docker_up", &[]), Some(1.0));
-    let state = |short: &str, st: &str| m.get("docker_container_state", &[("name", &n(short)), ("state", st)]);
+    let state = |short: &str, st: &str| {
+        m.get(
+            "docker_container_state",
+            &[("name", &n(short)), ("state", st)],
+        )
+    };
     for (short, st) in [
         ("running", "running"),
         ("exited3", "exited"),
@@ -75,7 +118,11 @@ async fn container_states_match_docker_inspect() {
             .map(|(_, v)| v)
             .sum();
         assert_eq!(ones, 1.0, "{short} has exactly one state");
-        assert_eq!(m.find("docker_container_state", &[("name", &n(short))]).len(), 7);
+        assert_eq!(
+            m.find("docker_container_state", &[("name", &n(short))])
+                .len(),
+            7
+        );
     }
     // The restart loop moves between restarting and running; it is one of them.
     assert_eq!(
@@ -83,16 +130,34 @@ async fn container_states_match_docker_inspect() {
         1.0
     );
     let name_value = |fam: &str, short: &str| m.get(fam, &[("name", &n(short))]);
-    assert_eq!(name_value("docker_container_exit_code", "exited3"), Some(3.0));
+    assert_eq!(
+        name_value("docker_container_exit_code", "exited3"),
+        Some(3.0)
+    );
     assert_eq!(name_value("docker_container_exit_code", "oom"), Some(137.0));
     assert_eq!(name_value("docker_container_oom_killed", "oom"), Some(1.0));
-    assert_eq!(name_value("docker_container_oom_killed", "exited3"), Some(0.0));
+    assert_eq!(
+        name_value("docker_container_oom_killed", "exited3"),
+        Some(0.0)
+    );
     assert!(name_value("docker_container_restarts", "restarting").unwrap() > 0.0);
-    assert_eq!(name_value("docker_container_finished_at_seconds", "running"), None, "never finished");
+    assert_eq!(
+        name_value("docker_container_finished_at_seconds", "running"),
+        None,
+        "never finished"
+    );
     let finished = unix(&sc.inspect("exited3", "{{.State.FinishedAt}}"));
-    assert!((name_value("docker_container_finished_at_seconds", "exited3").unwrap() - finished).abs() < 1e-3);
+    assert!(
+        (name_value("docker_container_finished_at_seconds", "exited3").unwrap() - finished).abs()
+            < 1e-3
+    );
 
-    let health = |short: &str, st: &str| m.get("docker_container_health_status", &[("name", &n(short)), ("status", st)]);
+    let health = |short: &str, st: &str| {
+        m.get(
+            "docker_container_health_status",
+            &[("name", &n(short)), ("status", st)],
+        )
+    };
     assert_eq!(health("healthy", "healthy"), Some(1.0));
     assert_eq!(health("unhealthy", "unhealthy"), Some(1.0));
     assert_eq!(health("running", "none"), Some(1.0));
@@ -100,7 +165,11 @@ async fn container_states_match_docker_inspect() {
     // cAdvisor-style families: live containers, labelled like cAdvisor.
     let id = sc.inspect("running", "{{.Id}}");
     let cgroup_id = format!("/docker/{id}");
-    let base = [("name", n("running")), ("id", cgroup_id.clone()), ("image", test_image())];
+    let base = [
+        ("name", n("running")),
+        ("id", cgroup_id.clone()),
+        ("image", test_image()),
+    ];
     let base: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let started = unix(&sc.inspect("running", "{{.State.StartedAt}}"));
     assert!((m.get("container_start_time_seconds", &base).unwrap() - started).abs() < 1e-3);
@@ -111,11 +180,22 @@ async fn container_states_match_docker_inspect() {
         m.get("container_health_state", &[("name", &n("healthy"))]),
         Some(1.0)
     );
-    assert_eq!(m.get("container_health_state", &[("name", &n("unhealthy"))]), Some(0.0));
-    assert_eq!(m.get("container_spec_memory_limit_bytes", &base), Some(0.0), "unlimited is 0");
+    assert_eq!(
+        m.get("container_health_state", &[("name", &n("unhealthy"))]),
+        Some(0.0)
+    );
+    assert_eq!(
+        m.get("container_spec_memory_limit_bytes", &base),
+        Some(0.0),
+        "unlimited is 0"
+    );
     assert_eq!(m.get("container_spec_cpu_shares", &base), Some(1024.0));
     assert_eq!(m.get("container_spec_cpu_period", &base), Some(100000.0));
-    assert_eq!(m.get("container_spec_cpu_quota", &base), None, "no quota, no series");
+    assert_eq!(
+        m.get("container_spec_cpu_quota", &base),
+        None,
+        "no quota, no series"
+    );
     assert_eq!(
         m.get("container_spec_memory_limit_bytes", &[("name", &n("oom"))]),
         None,
@@ -129,14 +209,26 @@ async fn container_states_match_docker_inspect() {
     info.push(("container_label_com_docker_compose_project", "demo"));
     info.push(("container_label_org_example_note", note));
     assert_eq!(m.get("docker_container_info", &info), Some(1.0));
-    assert!(!m.body.contains("hunter2"), "environment variables never reach /metrics");
+    assert!(
+        !m.body.contains("hunter2"),
+        "environment variables never reach /metrics"
+    );
 
-    assert!(m.get("docker_engine_info", &[("api_version", "1.41"), ("cgroup_version", "1")]).is_some()
-        || m.get("docker_engine_info", &[]).is_some());
+    assert!(
+        m.get(
+            "docker_engine_info",
+            &[("api_version", "1.41"), ("cgroup_version", "1")]
+        )
+        .is_some()
+            || m.get("docker_engine_info", &[]).is_some()
+    );
     assert!(m.get("machine_cpu_cores", &[]).unwrap() >= 1.0);
     assert!(m.get("docker_engine_images", &[]).unwrap() >= 1.0);
     assert_eq!(
-        m.get("docker_exporter_collector_success", &[("collector", "containers")]),
+        m.get(
+            "docker_exporter_collector_success",
+            &[("collector", "containers")]
+        ),
         Some(1.0)
     );
     promtool_check(&m.body);
@@ -144,10 +236,16 @@ async fn container_states_match_docker_inspect() {
     // A removed container is gone after the next collection.
     docker(&["rm", "-f", &n("exited3")]);
     exporter
-        .wait_for(Duration::from_secs(10), "the removed container to disappear", |m| {
-            m.find("docker_container_info", &[("name", &n("exited3"))]).is_empty()
-                && m.find("docker_container_state", &[("name", &n("exited3"))]).is_empty()
-        })
+        .wait_for(
+            Duration::from_secs(10),
+            "the removed container to disappear",
+            |m| {
+                m.find("docker_container_info", &[("name", &n("exited3"))])
+                    .is_empty()
+                    && m.find("docker_container_state", &[("name", &n("exited3"))])
+                        .is_empty()
+            },
+        )
         .await;
     exporter.stop().await;
 }
@@ -165,7 +263,9 @@ impl Proxy {
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 conns.spawn(async move {
                     if let Ok(mut outbound) = tokio::net::UnixStream::connect(DOCKER_SOCK).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
@@ -197,10 +297,25 @@ async fn engine_down_then_back_without_restart() {
 
     // No engine yet: the exporter serves docker_up 0 and its own families.
     let m = exporter
-        .wait_for(Duration::from_secs(10), "docker_up 0", |m| m.get("docker_up", &[]) == Some(0.0))
+        .wait_for(Duration::from_secs(10), "docker_up 0", |m| {
+            m.get("docker_up", &[]) == Some(0.0)
+        })
         .await;
-    assert_eq!(m.get("docker_exporter_collector_success", &[("collector", "engine")]), Some(0.0));
-    assert!(m.get("docker_exporter_collector_errors_total", &[("collector", "engine")]).unwrap() >= 1.0);
+    assert_eq!(
+        m.get(
+            "docker_exporter_collector_success",
+            &[("collector", "engine")]
+        ),
+        Some(0.0)
+    );
+    assert!(
+        m.get(
+            "docker_exporter_collector_errors_total",
+            &[("collector", "engine")]
+        )
+        .unwrap()
+            >= 1.0
+    );
     assert!(m.has_family("docker_exporter_build_info"));
     assert!(m.find("docker_container_info", &[]).is_empty());
     promtool_check(&m.body);
@@ -209,20 +324,31 @@ async fn engine_down_then_back_without_restart() {
     // The engine appears: the exporter recovers by itself.
     let proxy = Proxy::start(&sock);
     exporter
-        .wait_for(Duration::from_secs(15), "docker_up 1 and the container", |m| {
-            m.get("docker_up", &[]) == Some(1.0)
-                && m.get("docker_container_state", &[("name", &sc.name("one")), ("state", "running")]) == Some(1.0)
-        })
+        .wait_for(
+            Duration::from_secs(15),
+            "docker_up 1 and the container",
+            |m| {
+                m.get("docker_up", &[]) == Some(1.0)
+                    && m.get(
+                        "docker_container_state",
+                        &[("name", &sc.name("one")), ("state", "running")],
+                    ) == Some(1.0)
+            },
+        )
         .await;
 
     // It goes away again, and comes back again.
     proxy.stop(&sock);
     exporter
-        .wait_for(Duration::from_secs(15), "docker_up 0 again", |m| m.get("docker_up", &[]) == Some(0.0))
+        .wait_for(Duration::from_secs(15), "docker_up 0 again", |m| {
+            m.get("docker_up", &[]) == Some(0.0)
+        })
         .await;
     let proxy = Proxy::start(&sock);
     exporter
-        .wait_for(Duration::from_secs(20), "docker_up 1 again", |m| m.get("docker_up", &[]) == Some(1.0))
+        .wait_for(Duration::from_secs(20), "docker_up 1 again", |m| {
+            m.get("docker_up", &[]) == Some(1.0)
+        })
         .await;
     proxy.stop(&sock);
     exporter.stop().await;

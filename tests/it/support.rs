@@ -67,7 +67,12 @@ impl Exporter {
 
     /// Scrapes until `ready` holds for the metrics, or panics after `timeout`
     /// with the last body.
-    pub async fn wait_for(&self, timeout: Duration, what: &str, ready: impl Fn(&Metrics) -> bool) -> Metrics {
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        what: &str,
+        ready: impl Fn(&Metrics) -> bool,
+    ) -> Metrics {
         let deadline = Instant::now() + timeout;
         loop {
             let m = self.metrics().await;
@@ -75,7 +80,10 @@ impl Exporter {
                 return m;
             }
             if Instant::now() > deadline {
-                panic!("timed out after {timeout:?} waiting for {what}; last /metrics:\n{}", m.body);
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; last /metrics:\n{}",
+                    m.body
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -108,7 +116,12 @@ pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) ->
     http_request(addr, "GET", path, headers).await
 }
 
-pub async fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = hyper::Request::builder()
         .method(method)
@@ -148,7 +161,9 @@ impl Metrics {
             let v = match value {
                 "+Inf" => f64::INFINITY,
                 "-Inf" => f64::NEG_INFINITY,
-                v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
             };
             series.insert(key.to_string(), v);
         }
@@ -189,14 +204,23 @@ impl Metrics {
 
 /// Label-value escaping of the exposition format.
 pub fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Whether the real daemon answers; in CI (`CI=true`) its absence fails the
 /// test, elsewhere the test is skipped with a printed reason.
 pub fn real_daemon_available(test: &str) -> bool {
     let ok = Command::new("curl")
-        .args(["-sf", "--max-time", "5", "--unix-socket", DOCKER_SOCK, "http://docker/_ping"])
+        .args([
+            "-sf",
+            "--max-time",
+            "5",
+            "--unix-socket",
+            DOCKER_SOCK,
+            "http://docker/_ping",
+        ])
         .output()
         .map(|o| o.status.success() && o.stdout == b"OK")
         .unwrap_or(false);
@@ -211,12 +235,16 @@ pub fn real_daemon_available(test: &str) -> bool {
 
 /// The image the real-daemon tests run (built by scripts/testbed.sh).
 pub fn test_image() -> String {
-    std::env::var("DOCKER_EXPORTER_TEST_IMAGE").unwrap_or_else(|_| "docker-exporter-test:busybox".into())
+    std::env::var("DOCKER_EXPORTER_TEST_IMAGE")
+        .unwrap_or_else(|_| "docker-exporter-test:busybox".into())
 }
 
 /// Runs the docker CLI; panics with its output when it fails.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
     assert!(
         out.status.success(),
         "docker {args:?} failed: {}",
@@ -302,7 +330,10 @@ impl Drop for Scenario {
 pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -317,7 +348,12 @@ pub fn promtool_check(body: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool is installed (scripts/testbed.sh installs it)");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -375,9 +411,15 @@ impl Sim {
     }
 
     /// Sends a request to the simulator's control plane (never the exporter's client).
-    pub async fn control(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> String {
+    pub async fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> String {
         use http_body_util::Full;
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector);
+        let client: Client<_, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector);
         let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, path).into();
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let req = hyper::Request::builder()
@@ -405,5 +447,7 @@ impl Drop for Sim {
 
 /// The repository's fixture directory `name`.
 pub fn fixtures(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }

@@ -1,0 +1,280 @@
+//! Faults a real daemon can't show on demand, through the simulated engine:
+//! bad bodies, errors, hangs, API versions, and an event stream that breaks.
+
+use crate::support::*;
+use serde_json::json;
+use std::time::Duration;
+
+const SOON: Duration = Duration::from_secs(15);
+
+fn collector(m: &Metrics, fam: &str, name: &str) -> f64 {
+    m.get(fam, &[("collector", name)]).unwrap_or(f64::NAN)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_and_errors_are_counted_not_fatal() {
+    let sim = Sim::start(&["--containers", "10"]);
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "inspect", "kind": "garbage"})),
+    )
+    .await;
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "stats", "kind": "status500"})),
+    )
+    .await;
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=300ms"]).await;
+    let m = exporter
+        .wait_for(SOON, "failed cycles", |m| {
+            collector(m, "docker_exporter_collector_errors_total", "containers") >= 10.0
+        })
+        .await;
+    assert_eq!(
+        m.get("docker_up", &[]),
+        Some(1.0),
+        "the engine answers, if badly"
+    );
+    assert_eq!(
+        collector(&m, "docker_exporter_collector_success", "containers"),
+        0.0
+    );
+    assert!(
+        m.find("docker_container_info", &[]).is_empty(),
+        "nothing made up from garbage"
+    );
+    promtool_check(&m.body);
+
+    // Inspect recovers; stats still fail: containers, but no resource series.
+    sim.control("POST", "/_sim/clear-faults", None).await;
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "stats", "kind": "status500"})),
+    )
+    .await;
+    let m = exporter
+        .wait_for(SOON, "containers back", |m| {
+            m.find("docker_container_info", &[]).len() == 10
+        })
+        .await;
+    assert_eq!(
+        collector(&m, "docker_exporter_collector_success", "stats"),
+        0.0
+    );
+    assert!(m.find("container_cpu_usage_seconds_total", &[]).is_empty());
+    assert!(
+        !m.find("container_spec_cpu_shares", &[]).is_empty(),
+        "inspect-based families stay"
+    );
+
+    sim.control("POST", "/_sim/clear-faults", None).await;
+    let m = exporter
+        .wait_for(SOON, "stats back", |m| {
+            !m.find("container_cpu_usage_seconds_total", &[]).is_empty()
+        })
+        .await;
+    assert_eq!(
+        collector(&m, "docker_exporter_collector_success", "stats"),
+        1.0
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_stats_call_delays_nothing_else() {
+    let sim = Sim::start(&["--containers", "10"]);
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "stats", "kind": "hang", "count": 1})),
+    )
+    .await;
+    let exporter = Exporter::start(&[
+        &sim.host(),
+        "--collect.interval=500ms",
+        "--docker.timeout=1s",
+    ])
+    .await;
+    let m = exporter
+        .wait_for(SOON, "a cycle past the hung call", |m| {
+            collector(m, "docker_exporter_collector_errors_total", "stats") >= 1.0
+                && m.find("container_cpu_usage_seconds_total", &[]).len() >= 8
+        })
+        .await;
+    // Every other running container has its stats from that same cycle.
+    assert!(collector(&m, "docker_exporter_collector_duration_seconds", "stats") < 5.0);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_version_negotiation() {
+    // A Docker 29-like engine: refuses anything below 1.44.
+    let sim = Sim::start(&[
+        "--containers",
+        "2",
+        "--api-version",
+        "1.52",
+        "--min-api-version",
+        "1.44",
+    ]);
+    let exporter = Exporter::start(&[&sim.host()]).await;
+    exporter
+        .wait_for(SOON, "api_version 1.52", |m| {
+            m.get("docker_engine_info", &[("api_version", "1.52")])
+                .is_some()
+        })
+        .await;
+    exporter.stop().await;
+
+    // Newer than this client knows: the client's newest.
+    let sim = Sim::start(&[
+        "--containers",
+        "2",
+        "--api-version",
+        "1.70",
+        "--min-api-version",
+        "1.44",
+    ]);
+    let exporter = Exporter::start(&[&sim.host()]).await;
+    exporter
+        .wait_for(SOON, "api_version 1.56", |m| {
+            m.get("docker_engine_info", &[("api_version", "1.56")])
+                .is_some()
+        })
+        .await;
+    exporter.stop().await;
+
+    // Pinned below what the engine accepts: the engine's refusal, counted.
+    let exporter = Exporter::start(&[
+        &sim.host(),
+        "--docker.api-version=1.41",
+        "--collect.interval=300ms",
+    ])
+    .await;
+    let m = exporter
+        .wait_for(SOON, "docker_up 0", |m| {
+            collector(m, "docker_exporter_collector_errors_total", "engine") >= 1.0
+        })
+        .await;
+    assert_eq!(m.get("docker_up", &[]), Some(0.0));
+    exporter.stop().await;
+}
+
+async fn post_event(sim: &Sim, container: &str, action: &str) {
+    sim.control(
+        "POST",
+        "/_sim/event",
+        Some(json!({"container": container, "action": action})),
+    )
+    .await;
+}
+
+fn events_total(m: &Metrics) -> f64 {
+    m.find("docker_events_total", &[])
+        .iter()
+        .map(|(_, v)| v)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
+    let sim = Sim::start(&["--containers", "3"]);
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=60s"]).await;
+    exporter
+        .wait_for(SOON, "the stream", |m| {
+            collector(m, "docker_exporter_collector_success", "events") == 1.0
+        })
+        .await;
+    post_event(&sim, "sim-00000", "die").await;
+    post_event(&sim, "sim-00000", "start").await;
+    exporter
+        .wait_for(SOON, "two events", |m| events_total(m) == 2.0)
+        .await;
+
+    // The stream breaks; events happen while it is down; it comes back.
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "events", "kind": "close"})),
+    )
+    .await;
+    post_event(&sim, "sim-00001", "die").await;
+    post_event(&sim, "sim-00001", "start").await;
+    post_event(&sim, "sim-00002", "pause").await;
+    let m = exporter
+        .wait_for(SOON, "the reconnect and the missed events", |m| {
+            m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
+                && events_total(m) >= 5.0
+        })
+        .await;
+    assert_eq!(
+        events_total(&m),
+        5.0,
+        "each distinct event once:\n{}",
+        m.body
+    );
+    assert_eq!(
+        m.get(
+            "docker_container_state",
+            &[("name", "sim-00002"), ("state", "paused")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(
+            "docker_container_events_total",
+            &[("name", "sim-00001"), ("action", "die")]
+        ),
+        Some(1.0)
+    );
+
+    // A line that is not an event: counted as an error, skipped, stream goes on.
+    let errors = collector(&m, "docker_exporter_collector_errors_total", "events");
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "events", "kind": "garbage"})),
+    )
+    .await;
+    post_event(&sim, "sim-00002", "unpause").await;
+    let m = exporter
+        .wait_for(SOON, "the event after the garbage", |m| {
+            events_total(m) == 6.0
+        })
+        .await;
+    assert_eq!(
+        collector(&m, "docker_exporter_collector_errors_total", "events"),
+        errors + 1.0
+    );
+    assert_eq!(
+        m.get("docker_exporter_event_stream_reconnects_total", &[]),
+        Some(1.0)
+    );
+
+    // A container that lives and dies between two cycles is still counted.
+    for action in ["create", "start", "die", "destroy"] {
+        post_event(&sim, "flash", action).await;
+    }
+    let m = exporter
+        .wait_for(SOON, "the short-lived container's events", |m| {
+            m.get(
+                "docker_container_events_total",
+                &[("name", "flash"), ("action", "destroy")],
+            ) == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        m.get(
+            "docker_events_total",
+            &[("type", "container"), ("action", "die")]
+        ),
+        Some(3.0)
+    );
+    assert!(m
+        .find("docker_container_info", &[("name", "flash")])
+        .is_empty());
+    exporter.stop().await;
+}
