@@ -26,7 +26,7 @@
 //! | flag | default | meaning |
 //! |---|---|---|
 //! | `--socket PATH` | required | socket to listen on (a stale file is removed first) |
-//! | `--fixtures DIR` | - | replay `DIR/{version,info,containers}.json`, `ping.headers`, `inspect/<id>.json`, `stats/<id>.json`, `events.jsonl` |
+//! | `--fixtures DIR` | - | replay `DIR/{version,info,containers}.json`, `ping.headers` (optional), `inspect/<id>.json`, `stats/<id>.json` (both for every listed id), `events.jsonl`; a missing file fails at start |
 //! | `--containers N` | 10 | synthetic engine with containers `sim-00000`..; ignored with `--fixtures` |
 //! | `--api-version V` | fixtures', else 1.44 | highest API version; also the `Api-Version` header |
 //! | `--min-api-version V` | 1.12 | lower `/vX.Y` prefixes get a 400 |
@@ -57,9 +57,11 @@
 //!   pause, unpause, restart, oom, `health_status: X`, destroy, create of a new name;
 //!   fixtures: destroy only) and the event is kept in history and pushed to open streams.
 //! * `POST /_sim/fault` `{"endpoint":"list|inspect|stats|info|version|ping|events|other|any",
-//!   "kind":"status500|hang|garbage|close","count":N}` (no count = until cleared). On
+//!   "kind":"status500|hang|garbage|close","count":N}` (no count = until cleared): a 500,
+//!   no answer ever, a 200 whose body is not JSON, or a dropped connection. On
 //!   `events`, `close` and `garbage` act at once on the open streams (and on the next
-//!   `count` subscriptions only if a count is given); `POST /_sim/clear-faults`.
+//!   `count` subscriptions only if a count is given). It answers `{"ok":true,"open_streams":N}`.
+//!   `POST /_sim/clear-faults`.
 //! * `POST /_sim/set` `{"latency":"5ms","stats_tick":"1s","two_sample_delay":"1s"}`.
 
 // The large `json!` bodies (inspect, info) need more macro recursion than the default.
