@@ -1,8 +1,8 @@
 //! The event stream collector: counts every engine event and applies each
 //! container event to the snapshot at once, between periodic cycles.
 //!
-//! It subscribes with `since` = the exporter's start, so nothing between the
-//! start and the first list is missed. When the stream breaks it reconnects
+//! It subscribes before the first list (the periodic loop waits for the first
+//! attempt), with `since` = the exporter's start, so no change is missed. When the stream breaks it reconnects
 //! with capped backoff and `since` = the engine time (ns) of the last event
 //! seen, skips what it already counted, counts the reconnect and asks for a
 //! full resync. The stream has no read timeout: a cycle that finds the engine
@@ -96,6 +96,7 @@ pub async fn run(
             _ = shutdown.cancelled() => return,
             r = client.events(Some(cursor.since())) => r,
         };
+        store.subscribe_tried.send_replace(true);
         match opened {
             Ok(stream) => {
                 failures = 0;
@@ -109,8 +110,12 @@ pub async fn run(
                         w.event_stream_reconnects += 1;
                     }
                 });
+                // After a break, what the stream missed is caught up by a
+                // full cycle (the first subscription precedes the first list).
+                if subscribed_before {
+                    store.request_resync();
+                }
                 subscribed_before = true;
-                store.request_resync();
                 let ended = follow(
                     stream,
                     &client,

@@ -39,6 +39,9 @@ pub struct Store {
     resync: Notify,
     /// Tells the event stream to reconnect (a cycle found the engine gone).
     events_restart: Notify,
+    /// True once the event stream has tried to subscribe: the first list waits
+    /// for it, so no change falls between the list and the subscription.
+    subscribe_tried: tokio::sync::watch::Sender<bool>,
 }
 
 /// The mutable state behind the snapshot, including what only the collectors need.
@@ -111,6 +114,7 @@ impl Default for Store {
             working: Mutex::new(Working::default()),
             resync: Notify::new(),
             events_restart: Notify::new(),
+            subscribe_tried: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -172,6 +176,11 @@ pub async fn run(
 ) {
     let mut log = LogOnce::default();
     let mut failures: u32 = 0;
+    let mut subscribed = store.subscribe_tried.subscribe();
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = tokio::time::timeout(config.docker_timeout, subscribed.wait_for(|tried| *tried)) => {}
+    }
     loop {
         let started = Instant::now();
         let ok = cycle(&client, &store, &config, &mut log).await;

@@ -9,7 +9,7 @@
 
 use super::{LogOnce, Outcome, Working};
 use crate::config::Config;
-use crate::docker::Client;
+use crate::docker::{ApiVersion, Client, ONE_SHOT_STATS};
 use crate::snapshot::{now_unix, Engine, Stats};
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
@@ -56,8 +56,20 @@ pub(super) async fn collect(
     log: &mut LogOnce,
 ) -> Outcome<Vec<(String, Sample)>> {
     let started = Instant::now();
+    let one_shot = engine
+        .api_version
+        .parse::<ApiVersion>()
+        .is_ok_and(|v| v >= ONE_SHOT_STATS);
+    if !one_shot && log.first("two-sample stats") {
+        tracing::warn!(
+            api_version = %engine.api_version,
+            "this engine's API has no one-shot stats: every stats call waits for a second sample (1-2 s), so collection is slow"
+        );
+    }
     let limit = concurrency(config, engine).max(1);
-    let deadline = config.collect_interval.max(Duration::from_secs(1));
+    // Each call has the client's timeout; the deadline bounds the whole fan-out
+    // (many containers at a low concurrency) to what a cycle may take.
+    let deadline = config.collect_interval.max(config.docker_timeout);
     let mut results: Vec<(String, Sample)> = Vec::with_capacity(ids.len());
     let mut failures: Vec<(String, String)> = Vec::new();
     let fan_out = stream::iter(ids.iter().cloned())
@@ -117,10 +129,15 @@ pub(super) async fn collect(
     }
 }
 
-/// Stores a cycle's samples. A failed call keeps the previous sample while it
-/// is younger than three intervals (`container_last_seen` shows its age).
+/// How long a sample may stand in for failed calls: three intervals, and at
+/// least 30 s (`container_last_seen` shows its age).
+fn keep_for(interval: Duration) -> Duration {
+    (3 * interval).max(Duration::from_secs(30))
+}
+
+/// Stores a cycle's samples; a failed call keeps the previous sample for [`keep_for`].
 pub(super) fn apply(w: &mut Working, samples: Vec<(String, Sample)>, interval: Duration) {
-    let oldest = now_unix() - 3.0 * interval.as_secs_f64();
+    let oldest = now_unix() - keep_for(interval).as_secs_f64();
     for (id, sample) in samples {
         match sample {
             Sample::Fresh(s) => {

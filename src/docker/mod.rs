@@ -25,6 +25,8 @@ use std::time::Duration;
 
 /// The newest Engine API version this client knows (the v1.56 spec).
 pub const MAX_API_VERSION: ApiVersion = ApiVersion(1, 56);
+/// The first API version whose stats call has `one-shot` (a single sample).
+pub const ONE_SHOT_STATS: ApiVersion = ApiVersion(1, 41);
 /// What the official client assumes when `/_ping` names no version.
 const FALLBACK_API_VERSION: ApiVersion = ApiVersion(1, 24);
 /// Largest engine answer accepted (a list of 10,000 containers is ~30 MiB).
@@ -388,7 +390,7 @@ impl Client {
     /// One stats sample: `one-shot` where the API has it (1.41+), else the
     /// two-sample answer. `None` when the container is gone.
     pub async fn stats(&self, id: &str) -> Result<Option<types::Stats>, Error> {
-        let one_shot = self.api_version().await? >= ApiVersion(1, 41);
+        let one_shot = self.api_version().await? >= ONE_SHOT_STATS;
         let query = if one_shot {
             "stream=false&one-shot=true"
         } else {

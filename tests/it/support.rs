@@ -386,6 +386,10 @@ impl Sim {
             .arg("--socket")
             .arg(socket)
             .args(args)
+            .env(
+                "DOCKER_SIM_LOG",
+                std::env::var("DOCKER_SIM_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,0 +1,1877 @@
+//! # scale: the benchmark suite of `docker_exporter`
+//!
+//! An orchestrator, run on demand (never by `cargo test`): it starts
+//! `target/release/docker_sim` and `target/release/docker_exporter` as separate
+//! processes, drives them over loopback and the simulator's Unix socket, reads
+//! `/proc/<pid>` of the exporter, and prints markdown tables on stdout (progress
+//! goes to stderr). `bench/run.sh` builds everything and runs every suite;
+//! `BENCHMARKS.md` has the results and how to read them.
+//!
+//! ```text
+//! cargo build --release --bins --example scale
+//! target/release/examples/scale sim      # synthetic engine, N = 100, 1,000, 5,000
+//! target/release/examples/scale oneshot  # Engine < 25 one-shot stats tick vs Engine 25
+//! target/release/examples/scale real     # event-to-metric latency on /var/run/docker.sock
+//! target/release/examples/scale peer --python /tmp/peer-venv/bin/python
+//! ```
+//!
+//! The binaries are looked up in `--bin-dir`, else next to the example's own
+//! directory (`target/release/examples/..`). Every process it starts is ended by
+//! it (also on SIGINT/SIGTERM); every Docker container it creates is named
+//! `dexpbench-*` and removed at the end. With `BENCH_PIDFILE` set it appends the
+//! pid of each child there, so that a wrapper script can end them if this
+//! process is killed outright.
+//!
+//! ## What is measured, and how
+//!
+//! * **Scrape latency**: `GET /metrics` with a keep-alive hyper client per
+//!   scraper, 1 or 4 scrapers, with and without `Accept-Encoding: gzip`; the
+//!   time is from sending the request to the last byte of the body (the gzip
+//!   body is not decompressed). A request count and a time cap per
+//!   configuration bound each run (the cap matters at N = 5,000).
+//! * **Cycle wall time**: the sum of `docker_exporter_collector_duration_seconds`
+//!   of `engine`, `containers` and `stats` (the three run one after the other in
+//!   a cycle), read once per cycle right after the simulator sees the next
+//!   cycle's list call; median and maximum over the sampled cycles.
+//! * **CPU per cycle and engine calls per cycle**: over K whole cycles with no
+//!   scrape at all, delimited by the simulator's list-call counter
+//!   (`GET /_sim/calls`): utime+stime of `/proc/<pid>/stat` ÷ K and the
+//!   per-endpoint call deltas ÷ K.
+//! * **Peak RSS**: `VmHWM` of `/proc/<pid>/status` at the end of a size's run
+//!   (after the 4-scraper gzip runs).
+//! * **Event-to-metric**: `POST /_sim/event` (`die`, then `start` back) and poll
+//!   `/metrics` (plain, every ~1 ms) until the expected `docker_container_state`
+//!   sample; the time runs from just before the POST to the receipt of the first
+//!   body that shows it. Against the real daemon: from `docker stop -t 5`
+//!   returning to the first body with `state="exited"} 1`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+#[derive(Parser, Debug)]
+#[command(name = "scale", about = "Benchmark suite of docker_exporter")]
+struct Cli {
+    /// Directory holding the release `docker_sim` and `docker_exporter`
+    /// (default: the parent of this example's directory).
+    #[arg(long, global = true)]
+    bin_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Synthetic engine: scrape latency, sizes, cycle cost, engine calls, events.
+    Sim(SimArgs),
+    /// One-shot stats of old engines (1 s tick, Engine 20.10) vs new ones.
+    Oneshot(OneshotArgs),
+    /// Event-to-metric latency against the real daemon.
+    Real(RealArgs),
+    /// Side by side with the peer exporter (glorpen-docker-exporter).
+    Peer(PeerArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SimArgs {
+    /// Numbers of synthetic containers.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    sizes: Vec<u64>,
+    /// Latency the simulator adds to every engine call.
+    #[arg(long, default_value = "2ms")]
+    latency: String,
+    /// Requests per latency configuration (split among the scrapers).
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
+    /// Time cap of one latency configuration, seconds.
+    #[arg(long, default_value_t = 20.0)]
+    max_secs: f64,
+    /// Event-to-metric runs (each a die and a start).
+    #[arg(long, default_value_t = 50)]
+    event_runs: usize,
+    /// Seconds of quiet cycles over which CPU and engine calls are counted.
+    #[arg(long, default_value_t = 20.0)]
+    cpu_window_secs: f64,
+    /// Cycles sampled for the cycle wall time.
+    #[arg(long, default_value_t = 4)]
+    duration_cycles: u64,
+}
+
+#[derive(clap::Args, Debug)]
+struct OneshotArgs {
+    /// Numbers of synthetic containers.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    sizes: Vec<u64>,
+    /// Latency the simulator adds to every engine call.
+    #[arg(long, default_value = "2ms")]
+    latency: String,
+}
+
+#[derive(clap::Args, Debug)]
+struct RealArgs {
+    /// Stop/start runs.
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// Docker socket.
+    #[arg(long, default_value = "/var/run/docker.sock")]
+    socket: PathBuf,
+    /// Image of the test container (must exist locally; never pulled).
+    #[arg(
+        long,
+        env = "DOCKER_EXPORTER_TEST_IMAGE",
+        default_value = "docker-exporter-test:busybox"
+    )]
+    image: String,
+}
+
+#[derive(clap::Args, Debug)]
+struct PeerArgs {
+    /// Python interpreter of the venv where glorpen-docker-exporter is installed.
+    #[arg(long)]
+    python: PathBuf,
+    /// Synthetic engine sizes.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    sizes: Vec<u64>,
+    /// Scrapes of each exporter per synthetic size (interleaved).
+    #[arg(long, default_value_t = 20)]
+    requests: usize,
+    /// Stop starting new scrape pairs after this many seconds (synthetic).
+    #[arg(long, default_value_t = 60.0)]
+    max_secs: f64,
+    /// Containers to create on the real daemon (0: skip the real daemon).
+    #[arg(long, default_value_t = 100)]
+    real_containers: usize,
+    /// Scrapes of each exporter against the real daemon.
+    #[arg(long, default_value_t = 2)]
+    real_requests: usize,
+    /// Docker socket.
+    #[arg(long, default_value = "/var/run/docker.sock")]
+    socket: PathBuf,
+    /// Image of the test containers (must exist locally; never pulled).
+    #[arg(
+        long,
+        env = "DOCKER_EXPORTER_TEST_IMAGE",
+        default_value = "docker-exporter-test:busybox"
+    )]
+    image: String,
+}
+
+// ---------------------------------------------------------------------------
+// Processes and containers we own, ended on every exit path
+// ---------------------------------------------------------------------------
+
+static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static CONTAINERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn progress(msg: impl AsRef<str>) {
+    eprintln!("scale: {}", msg.as_ref());
+}
+
+/// A child process, ended (SIGTERM, then SIGKILL after 5 s) when dropped.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Result<Proc> {
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(out.try_clone()?))
+            .stderr(Stdio::from(out));
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {name}: {cmd:?}"))?;
+        let pid = child.id();
+        lock(&PIDS).push(pid);
+        if let Ok(path) = std::env::var("BENCH_PIDFILE") {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{pid}");
+            }
+        }
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+            log,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Fails when the process has already exited.
+    fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            let log = self.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            bail!(
+                "{} exited early ({status}); last log lines:\n{}",
+                self.name,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        Ok(())
+    }
+}
+
+fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pid = self.child.id();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            terminate(pid);
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if matches!(self.child.try_wait(), Ok(None)) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+        lock(&PIDS).retain(|p| *p != pid);
+    }
+}
+
+/// Removes the containers we created (`docker rm -f`), in batches.
+fn remove_containers(names: &[String]) {
+    for chunk in names.chunks(50) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f"])
+            .args(chunk)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    lock(&CONTAINERS).retain(|c| !names.contains(c));
+}
+
+/// Owns Docker containers; removes them when dropped.
+struct Containers(Vec<String>);
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            progress(format!("removing {} container(s)", self.0.len()));
+            remove_containers(&self.0);
+        }
+    }
+}
+
+/// On SIGINT/SIGTERM: end the children, remove the containers, exit.
+async fn cleanup_on_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    progress("signal: ending children and removing containers");
+    for pid in lock(&PIDS).clone() {
+        terminate(pid);
+    }
+    let containers = lock(&CONTAINERS).clone();
+    remove_containers(&containers);
+    std::process::exit(130);
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers: /proc, percentiles, formatting, metrics text
+// ---------------------------------------------------------------------------
+
+fn clk_tck() -> f64 {
+    static TCK: OnceLock<f64> = OnceLock::new();
+    *TCK.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// utime + stime of a process (all its threads, dead ones included), seconds.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = &s[s.rfind(')').context("malformed /proc/pid/stat")? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11).context("no utime")?.parse()?;
+    let stime: u64 = f.get(12).context("no stime")?.parse()?;
+    Ok((utime + stime) as f64 / clk_tck())
+}
+
+/// `VmHWM` (peak resident set) of a process, KiB.
+fn peak_rss_kib(pid: u32) -> Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed VmHWM")?
+        .parse()?)
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    let v = d.as_secs_f64() * 1e3;
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+fn bytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{:.2} MiB", n as f64 / (1u64 << 20) as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.3}", a / b)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// The value of the first sample whose line starts with `series ` (name and labels).
+fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|r| r.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+fn series_count(body: &str) -> usize {
+    body.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count()
+}
+
+fn collector_duration(body: &str, collector: &str) -> Option<f64> {
+    sample(
+        body,
+        &format!("docker_exporter_collector_duration_seconds{{collector=\"{collector}\"}}"),
+    )
+}
+
+/// WARN and ERROR lines of a JSON-logging exporter, counted by message.
+fn log_problems(log: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in log.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            if !line.trim().is_empty() {
+                *out.entry(format!("(not JSON) {line}")).or_default() += 1;
+            }
+            continue;
+        };
+        let level = v["level"].as_str().unwrap_or("");
+        if level == "WARN" || level == "ERROR" {
+            let mut msg = format!("{level} {}", v["fields"]["message"].as_str().unwrap_or("?"));
+            if let Some(e) = v["fields"]["error"].as_str() {
+                let e: String = e.chars().take(120).collect();
+                msg.push_str(&format!(" (error: {e})"));
+            }
+            *out.entry(msg).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// A markdown table.
+struct Table {
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(head: &[&str]) -> Table {
+        Table {
+            head: head.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn print(&self) {
+        println!("| {} |", self.head.join(" | "));
+        println!(
+            "|{}|",
+            self.head
+                .iter()
+                .map(|_| "---")
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        for r in &self.rows {
+            println!("| {} |", r.join(" | "));
+        }
+        println!();
+    }
+}
+
+fn machine_line() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} CPUs ({cpu})")
+}
+
+// ---------------------------------------------------------------------------
+// HTTP: loopback scrapes and the simulator's Unix socket
+// ---------------------------------------------------------------------------
+
+type Http = Client<HttpConnector, Empty<Bytes>>;
+
+fn http_client() -> Http {
+    let mut conn = HttpConnector::new();
+    conn.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(4)
+        .build(conn)
+}
+
+struct Fetched {
+    status: StatusCode,
+    body: Bytes,
+    took: Duration,
+}
+
+/// One GET; the time runs to the last byte of the body.
+async fn fetch(client: &Http, url: &str, gzip: bool, timeout: Duration) -> Result<Fetched> {
+    let uri: Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
+    let mut req = Request::get(uri);
+    if gzip {
+        req = req.header("Accept-Encoding", "gzip");
+    }
+    let req = req.body(Empty::new())?;
+    let start = Instant::now();
+    let work = async {
+        let resp = client.request(req).await?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        anyhow::Ok((status, body))
+    };
+    let (status, body) = tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| anyhow!("GET {url}: no answer within {timeout:?}"))??;
+    Ok(Fetched {
+        status,
+        body,
+        took: start.elapsed(),
+    })
+}
+
+fn gunzip(b: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The simulator's control plane (and engine API, for set-up reads).
+struct SimCtl {
+    client: Client<hyperlocal::UnixConnector, Full<Bytes>>,
+    sock: PathBuf,
+}
+
+impl SimCtl {
+    fn new(sock: &Path) -> SimCtl {
+        SimCtl {
+            client: Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector),
+            sock: sock.to_path_buf(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Bytes)> {
+        let uri: Uri = hyperlocal::Uri::new(&self.sock, path).into();
+        let body = body.map_or_else(Bytes::new, |v| Bytes::from(v.to_string()));
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Host", "sim")
+            .header("Content-Type", "application/json")
+            .body(Full::new(body))?;
+        let work = async {
+            let resp = self.client.request(req).await?;
+            let status = resp.status();
+            anyhow::Ok((status, resp.into_body().collect().await?.to_bytes()))
+        };
+        tokio::time::timeout(Duration::from_secs(30), work)
+            .await
+            .map_err(|_| anyhow!("simulator: {path} timed out"))?
+    }
+
+    async fn get_json(&self, path: &str) -> Result<Value> {
+        let (status, body) = self.call(Method::GET, path, None).await?;
+        if !status.is_success() {
+            bail!("simulator: GET {path}: {status}");
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<()> {
+        let (status, text) = self.call(Method::POST, path, Some(body)).await?;
+        if !status.is_success() {
+            bail!(
+                "simulator: POST {path}: {status} {}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        Ok(())
+    }
+
+    async fn calls(&self) -> Result<BTreeMap<String, u64>> {
+        let v = self.get_json("/_sim/calls").await?;
+        let by = v["by_endpoint"].as_object().context("no by_endpoint")?;
+        Ok(by
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+            .collect())
+    }
+
+    async fn list_calls(&self) -> Result<u64> {
+        Ok(self.calls().await?.get("list").copied().unwrap_or(0))
+    }
+
+    /// Waits until the list-call counter reaches `n`; returns the counter.
+    async fn wait_list(&self, n: u64, timeout: Duration) -> Result<u64> {
+        let until = Instant::now() + timeout;
+        loop {
+            let c = self.list_calls().await?;
+            if c >= n {
+                return Ok(c);
+            }
+            if Instant::now() > until {
+                bail!("the exporter made {c} list calls, not {n}, within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Containers the exporter samples (running, paused, restarting) and all.
+    async fn live_and_total(&self) -> Result<(u64, u64)> {
+        let v = self.get_json("/containers/json?all=true").await?;
+        let list = v.as_array().context("list is not an array")?;
+        let live = list
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c["State"].as_str(),
+                    Some("running" | "paused" | "restarting")
+                )
+            })
+            .count();
+        Ok((live as u64, list.len() as u64))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Starting the simulator, the exporter and the peer
+// ---------------------------------------------------------------------------
+
+struct Bins {
+    sim: PathBuf,
+    exporter: PathBuf,
+}
+
+fn find_bins(dir: Option<PathBuf>) -> Result<Bins> {
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(Path::parent)
+            .context("cannot locate target/release from the example's path")?
+            .to_path_buf(),
+    };
+    let bins = Bins {
+        sim: dir.join("docker_sim"),
+        exporter: dir.join("docker_exporter"),
+    };
+    for b in [&bins.sim, &bins.exporter] {
+        if !b.is_file() {
+            bail!(
+                "{} not found: run `cargo build --release --bins` (or pass --bin-dir)",
+                b.display()
+            );
+        }
+    }
+    Ok(bins)
+}
+
+async fn start_sim(bins: &Bins, dir: &Path, tag: &str, args: &[&str]) -> Result<(Proc, SimCtl)> {
+    let sock = dir.join(format!("{tag}.sock"));
+    let mut cmd = Command::new(&bins.sim);
+    cmd.arg("--socket").arg(&sock).args(args);
+    let mut p = Proc::spawn(
+        &format!("docker_sim ({tag})"),
+        cmd,
+        dir.join(format!("{tag}-sim.log")),
+    )?;
+    let until = Instant::now() + Duration::from_secs(30);
+    while !p.log_text().contains("docker_sim listening on") {
+        p.check_alive()?;
+        if Instant::now() > until {
+            bail!("docker_sim did not listen within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ctl = SimCtl::new(&sock);
+    Ok((p, ctl))
+}
+
+/// Starts the exporter on an ephemeral loopback port; returns it and its base URL.
+async fn start_exporter(
+    bins: &Bins,
+    dir: &Path,
+    tag: &str,
+    host: &str,
+    extra: &[&str],
+) -> Result<(Proc, String)> {
+    let mut cmd = Command::new(&bins.exporter);
+    cmd.args([
+        "--docker.host",
+        host,
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--log.format",
+        "json",
+    ])
+    .args(extra)
+    .env_remove("DOCKER_HOST")
+    .env_remove("DOCKER_API_VERSION");
+    let mut p = Proc::spawn(
+        &format!("docker_exporter ({tag})"),
+        cmd,
+        dir.join(format!("{tag}-exporter.log")),
+    )?;
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let address = p.log_text().lines().find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            (v["fields"]["message"] == "serving metrics")
+                .then(|| v["fields"]["address"].as_str().map(String::from))
+                .flatten()
+        });
+        if let Some(a) = address {
+            return Ok((p, format!("http://{a}")));
+        }
+        p.check_alive()?;
+        if Instant::now() > until {
+            bail!("the exporter did not log its address within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Starts the peer exporter; returns it and its base URL.
+async fn start_peer(
+    python: &Path,
+    dir: &Path,
+    tag: &str,
+    docker_host: &str,
+    sysfs: &Path,
+) -> Result<(Proc, String)> {
+    let port = free_port()?;
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "glorpen_docker_exporter", "-a", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .arg("--sysfs")
+        .arg(sysfs)
+        .env("DOCKER_HOST", docker_host)
+        .env_remove("DOCKER_API_VERSION")
+        .env("PYTHONUNBUFFERED", "1");
+    let mut p = Proc::spawn(
+        &format!("glorpen-docker-exporter ({tag})"),
+        cmd,
+        dir.join(format!("{tag}-peer.log")),
+    )?;
+    let until = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        p.check_alive()?;
+        if Instant::now() > until {
+            bail!("the peer did not listen on port {port} within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((p, format!("http://127.0.0.1:{port}")))
+}
+
+/// Waits for `/-/ready` to answer 200.
+async fn wait_ready(client: &Http, base: &str, p: &mut Proc, timeout: Duration) -> Result<()> {
+    let until = Instant::now() + timeout;
+    loop {
+        if let Ok(f) = fetch(
+            client,
+            &format!("{base}/-/ready"),
+            false,
+            Duration::from_secs(5),
+        )
+        .await
+        {
+            if f.status == StatusCode::OK {
+                return Ok(());
+            }
+        }
+        p.check_alive()?;
+        if Instant::now() > until {
+            bail!("the exporter was not ready within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Measurements
+// ---------------------------------------------------------------------------
+
+struct Latency {
+    n: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    errors: usize,
+    body_len: usize,
+}
+
+/// `scrapers` concurrent keep-alive clients, `total` requests in all (or until `cap`).
+async fn scrape_latency(
+    url: &str,
+    scrapers: usize,
+    gzip: bool,
+    total: usize,
+    cap: Duration,
+) -> Result<Latency> {
+    let per = total.div_ceil(scrapers);
+    let until = Instant::now() + cap;
+    let mut tasks = Vec::new();
+    for _ in 0..scrapers {
+        let url = url.to_string();
+        tasks.push(tokio::spawn(async move {
+            let client = http_client();
+            let mut took = Vec::with_capacity(per);
+            let (mut errors, mut body_len) = (0usize, 0usize);
+            // Untimed: opens the keep-alive connection.
+            let _ = fetch(&client, &url, gzip, Duration::from_secs(60)).await;
+            for _ in 0..per {
+                if Instant::now() > until {
+                    break;
+                }
+                match fetch(&client, &url, gzip, Duration::from_secs(60)).await {
+                    Ok(f) if f.status == StatusCode::OK => {
+                        body_len = f.body.len();
+                        took.push(f.took);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (took, errors, body_len)
+        }));
+    }
+    let mut all = Vec::new();
+    let (mut errors, mut body_len) = (0, 0);
+    for t in tasks {
+        let (took, e, b) = t.await?;
+        all.extend(took);
+        errors += e;
+        body_len = body_len.max(b);
+    }
+    all.sort();
+    Ok(Latency {
+        n: all.len(),
+        p50: pct(&all, 0.50),
+        p99: pct(&all, 0.99),
+        max: all.last().copied().unwrap_or_default(),
+        errors,
+        body_len,
+    })
+}
+
+/// Polls `/metrics` (plain) every ~1 ms until `needle` appears; the time from `t0`
+/// to the receipt of that body.
+async fn poll_until(
+    client: &Http,
+    url: &str,
+    needle: &str,
+    t0: Instant,
+    timeout: Duration,
+) -> Result<Duration> {
+    loop {
+        let f = fetch(client, url, false, Duration::from_secs(30)).await?;
+        let at = t0.elapsed();
+        if f.status == StatusCode::OK
+            && std::str::from_utf8(&f.body).is_ok_and(|s| s.contains(needle))
+        {
+            return Ok(at);
+        }
+        if at > timeout {
+            bail!("{needle:?} not in /metrics after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn state_line(name: &str, state: &str) -> String {
+    format!("docker_container_state{{name=\"{name}\",state=\"{state}\"}} 1\n")
+}
+
+struct EventStats {
+    down: Vec<Duration>,
+    up: Vec<Duration>,
+    failures: usize,
+}
+
+impl EventStats {
+    fn cells(&mut self) -> Vec<String> {
+        self.down.sort();
+        self.up.sort();
+        vec![
+            self.down.len().to_string(),
+            ms(pct(&self.down, 0.5)),
+            ms(pct(&self.down, 0.99)),
+            ms(self.down.last().copied().unwrap_or_default()),
+            ms(pct(&self.up, 0.5)),
+            ms(pct(&self.up, 0.99)),
+            self.failures.to_string(),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Suite 1: the synthetic engine
+// ---------------------------------------------------------------------------
+
+struct SimRow {
+    n: u64,
+    live: u64,
+    interval: Duration,
+    series: usize,
+    plain: usize,
+    gzip: usize,
+    cycle: Vec<f64>,
+    stats_part: Vec<f64>,
+    cpu_per_cycle: f64,
+    cycles: u64,
+    calls: BTreeMap<String, f64>,
+    peak_kib: u64,
+    latency: Vec<(usize, bool, Latency)>,
+    events: EventStats,
+    problems: BTreeMap<String, usize>,
+}
+
+/// The collection interval used at a size: short, so that a run sees many cycles,
+/// yet longer than a cycle (the stats fan-out's deadline is the interval).
+fn sim_interval(n: u64) -> Duration {
+    if n <= 1000 {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(5)
+    }
+}
+
+async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow> {
+    let tag = format!("sim{n}");
+    let interval = sim_interval(n);
+    let (_sim, ctl) = start_sim(
+        bins,
+        dir,
+        &tag,
+        &["--containers", &n.to_string(), "--latency", &a.latency],
+    )
+    .await?;
+    let (live, _total) = ctl.live_and_total().await?;
+    let list0 = ctl.list_calls().await?;
+    let interval_s = format!("{}ms", interval.as_millis());
+    let (mut exp, base) = start_exporter(
+        bins,
+        dir,
+        &tag,
+        &format!("unix://{}", ctl.sock.display()),
+        &["--collect.interval", &interval_s],
+    )
+    .await?;
+    let pid = exp.pid();
+    let client = http_client();
+    let metrics = format!("{base}/metrics");
+    wait_ready(&client, &base, &mut exp, Duration::from_secs(60)).await?;
+    // Cycle 1 (full), cycle 2 (the resync once the event stream is up), then steady.
+    ctl.wait_list(list0 + 3, interval * 6 + Duration::from_secs(30))
+        .await?;
+    progress(format!(
+        "N={n}: steady; counting CPU and engine calls over quiet cycles"
+    ));
+
+    // Window A: K whole cycles, no scrape.
+    let k = ((a.cpu_window_secs / interval.as_secs_f64()).ceil() as u64).max(3);
+    let cur = ctl.list_calls().await?;
+    let b0 = ctl.wait_list(cur + 1, interval * 3).await?;
+    let (cpu0, calls0) = (cpu_seconds(pid)?, ctl.calls().await?);
+    ctl.wait_list(b0 + k, interval * (k as u32 + 3)).await?;
+    let (cpu1, calls1) = (cpu_seconds(pid)?, ctl.calls().await?);
+    let calls: BTreeMap<String, f64> = calls1
+        .iter()
+        .map(|(ep, v)| {
+            let d = v.saturating_sub(calls0.get(ep).copied().unwrap_or(0));
+            (ep.clone(), d as f64 / k as f64)
+        })
+        .collect();
+    let cpu_per_cycle = (cpu1 - cpu0) / k as f64;
+
+    // Window B: the collectors' own durations, once per cycle.
+    progress(format!("N={n}: sampling cycle durations"));
+    let (mut cycle, mut stats_part) = (Vec::new(), Vec::new());
+    let (mut series, mut plain) = (0, 0);
+    for _ in 0..a.duration_cycles {
+        let cur = ctl.list_calls().await?;
+        ctl.wait_list(cur + 1, interval * 3).await?;
+        let f = fetch(&client, &metrics, false, Duration::from_secs(60)).await?;
+        let text = String::from_utf8_lossy(&f.body);
+        let parts: Vec<f64> = ["engine", "containers", "stats"]
+            .iter()
+            .filter_map(|c| collector_duration(&text, c))
+            .collect();
+        if parts.len() == 3 {
+            cycle.push(parts.iter().sum());
+            stats_part.push(parts[2]);
+        }
+        series = series_count(&text);
+        plain = f.body.len();
+    }
+    let gz = fetch(&client, &metrics, true, Duration::from_secs(60)).await?;
+    let gzip = gz.body.len();
+    let unzipped = gunzip(&gz.body)?;
+    if series_count(&String::from_utf8_lossy(&unzipped)).abs_diff(series) > series / 100 + 50 {
+        progress(format!(
+            "N={n}: WARNING: the gzip body's series count differs from the plain one's"
+        ));
+    }
+
+    // Scrape latency.
+    let mut latency = Vec::new();
+    for (scrapers, gz) in [(1, false), (1, true), (4, false), (4, true)] {
+        progress(format!(
+            "N={n}: scrape latency, {scrapers} scraper(s), {}",
+            if gz { "gzip" } else { "plain" }
+        ));
+        let l = scrape_latency(
+            &metrics,
+            scrapers,
+            gz,
+            a.requests,
+            Duration::from_secs_f64(a.max_secs),
+        )
+        .await?;
+        latency.push((scrapers, gz, l));
+    }
+
+    // Event-to-metric through the simulator.
+    progress(format!("N={n}: event-to-metric, {} runs", a.event_runs));
+    let name = "sim-00001";
+    let mut events = EventStats {
+        down: Vec::new(),
+        up: Vec::new(),
+        failures: 0,
+    };
+    poll_until(
+        &client,
+        &metrics,
+        &state_line(name, "running"),
+        Instant::now(),
+        Duration::from_secs(10),
+    )
+    .await?;
+    for _ in 0..a.event_runs {
+        let t0 = Instant::now();
+        ctl.post(
+            "/_sim/event",
+            json!({"container": name, "action": "die", "exitCode": 1}),
+        )
+        .await?;
+        match poll_until(
+            &client,
+            &metrics,
+            &state_line(name, "exited"),
+            t0,
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            Ok(d) => events.down.push(d),
+            Err(e) => {
+                events.failures += 1;
+                progress(format!("N={n}: {e}"));
+            }
+        }
+        let t0 = Instant::now();
+        ctl.post("/_sim/event", json!({"container": name, "action": "start"}))
+            .await?;
+        match poll_until(
+            &client,
+            &metrics,
+            &state_line(name, "running"),
+            t0,
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            Ok(d) => events.up.push(d),
+            Err(e) => {
+                events.failures += 1;
+                progress(format!("N={n}: {e}"));
+            }
+        }
+    }
+    exp.check_alive()?;
+    let peak_kib = peak_rss_kib(pid)?;
+    let problems = log_problems(&exp.log_text());
+    Ok(SimRow {
+        n,
+        live,
+        interval,
+        series,
+        plain,
+        gzip,
+        cycle,
+        stats_part,
+        cpu_per_cycle,
+        cycles: k,
+        calls,
+        peak_kib,
+        latency,
+        events,
+        problems,
+    })
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn max_f(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::max)
+}
+
+async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    let mut rows = Vec::new();
+    for &n in &a.sizes {
+        progress(format!("sim suite: N={n}"));
+        rows.push(
+            sim_one(bins, dir.path(), n, a)
+                .await
+                .with_context(|| format!("sim suite, N={n}"))?,
+        );
+    }
+    println!("## Synthetic engine (docker_sim --latency {})\n", a.latency);
+    println!(
+        "Machine: {}. Exporter `--collect.interval` 2s (N ≤ 1,000) or 5s (N = 5,000).\n",
+        machine_line()
+    );
+    println!("### /metrics latency (loopback, keep-alive hyper client per scraper)\n");
+    let mut t = Table::new(&[
+        "N", "scrapers", "encoding", "requests", "p50 ms", "p99 ms", "max ms", "errors", "body",
+    ]);
+    for r in &rows {
+        for (s, gz, l) in &r.latency {
+            t.row(vec![
+                r.n.to_string(),
+                s.to_string(),
+                if *gz { "gzip" } else { "plain" }.into(),
+                l.n.to_string(),
+                ms(l.p50),
+                ms(l.p99),
+                ms(l.max),
+                l.errors.to_string(),
+                bytes(l.body_len),
+            ]);
+        }
+    }
+    t.print();
+    println!("### Size and cost\n");
+    let mut t = Table::new(&[
+        "N",
+        "live",
+        "series",
+        "body plain",
+        "body gzip",
+        "cycle wall p50 ms",
+        "cycle wall max ms",
+        "of which stats p50 ms",
+        "CPU ms/cycle",
+        "cycles counted",
+        "peak RSS MiB",
+    ]);
+    for r in &rows {
+        t.row(vec![
+            r.n.to_string(),
+            r.live.to_string(),
+            r.series.to_string(),
+            bytes(r.plain),
+            bytes(r.gzip),
+            format!("{:.0}", median(&r.cycle) * 1e3),
+            format!("{:.0}", max_f(&r.cycle) * 1e3),
+            format!("{:.0}", median(&r.stats_part) * 1e3),
+            format!("{:.1}", r.cpu_per_cycle * 1e3),
+            format!("{} × {}s", r.cycles, r.interval.as_secs()),
+            mib(r.peak_kib),
+        ]);
+    }
+    t.print();
+    println!("### Engine calls per cycle (simulator's counters, quiet cycles)\n");
+    let eps = [
+        "list", "inspect", "stats", "info", "version", "ping", "events", "other",
+    ];
+    let mut head = vec!["N", "live (expected stats)"];
+    head.extend(eps);
+    let mut t = Table::new(&head);
+    for r in &rows {
+        let mut cells = vec![r.n.to_string(), r.live.to_string()];
+        for ep in eps {
+            let v = r.calls.get(ep).copied().unwrap_or(0.0);
+            cells.push(if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            });
+        }
+        t.row(cells);
+    }
+    t.print();
+    println!("### Event-to-metric through the simulator (POST /_sim/event → first /metrics body showing it)\n");
+    let mut t = Table::new(&[
+        "N",
+        "runs",
+        "die→exited p50 ms",
+        "p99 ms",
+        "max ms",
+        "start→running p50 ms",
+        "p99 ms",
+        "failures",
+    ]);
+    for r in &mut rows {
+        let mut cells = vec![r.n.to_string()];
+        cells.extend(r.events.cells());
+        t.row(cells);
+    }
+    t.print();
+    print_problems(rows.iter().map(|r| (format!("N={}", r.n), &r.problems)));
+    Ok(())
+}
+
+fn print_problems<'a>(items: impl Iterator<Item = (String, &'a BTreeMap<String, usize>)>) {
+    let mut any = false;
+    for (what, p) in items {
+        for (msg, n) in p {
+            if !any {
+                println!("Exporter log, WARN/ERROR lines:\n");
+                any = true;
+            }
+            println!("- {what}: {n} × {msg}");
+        }
+    }
+    if any {
+        println!();
+    } else {
+        println!("Exporter log: no WARN or ERROR line.\n");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Suite 2: one-shot stats of old engines
+// ---------------------------------------------------------------------------
+
+async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    struct Case {
+        label: &'static str,
+        engine: &'static str,
+        api: &'static str,
+        tick: &'static str,
+        concurrency: Option<&'static str>,
+        interval: &'static str,
+    }
+    let cases = [
+        Case {
+            label: "new (25.0.5)",
+            engine: "25.0.5",
+            api: "1.44",
+            tick: "0s",
+            concurrency: None,
+            interval: "2s",
+        },
+        Case {
+            label: "old (20.10.24)",
+            engine: "20.10.24",
+            api: "1.41",
+            tick: "1s",
+            concurrency: None,
+            interval: "8s",
+        },
+        Case {
+            label: "old (20.10.24)",
+            engine: "20.10.24",
+            api: "1.41",
+            tick: "1s",
+            concurrency: Some("16"),
+            interval: "8s",
+        },
+    ];
+    let mut t = Table::new(&[
+        "N",
+        "engine",
+        "--stats-tick",
+        "stats concurrency",
+        "interval",
+        "engine ms",
+        "containers ms",
+        "stats ms",
+        "cycle wall ms",
+        "stats errors in the cycle",
+    ]);
+    let mut problems = Vec::new();
+    for &n in &a.sizes {
+        for c in &cases {
+            let tag = format!(
+                "oneshot{n}-{}-{}",
+                c.engine,
+                c.concurrency.unwrap_or("auto")
+            );
+            progress(format!(
+                "oneshot suite: N={n}, engine {}, concurrency {}",
+                c.engine,
+                c.concurrency.unwrap_or("auto")
+            ));
+            let (_sim, ctl) = start_sim(
+                bins,
+                dir.path(),
+                &tag,
+                &[
+                    "--containers",
+                    &n.to_string(),
+                    "--latency",
+                    &a.latency,
+                    "--stats-tick",
+                    c.tick,
+                    "--engine-version",
+                    c.engine,
+                    "--api-version",
+                    c.api,
+                ],
+            )
+            .await?;
+            let mut extra = vec!["--collect.interval", c.interval];
+            if let Some(conc) = c.concurrency {
+                extra.extend(["--collect.stats-concurrency", conc]);
+            }
+            let list0 = ctl.list_calls().await?;
+            let (mut exp, base) = start_exporter(
+                bins,
+                dir.path(),
+                &tag,
+                &format!("unix://{}", ctl.sock.display()),
+                &extra,
+            )
+            .await?;
+            let client = http_client();
+            let interval = humantime::parse_duration(c.interval)?;
+            // Cycle 3 is the first steady one; its figures are published before
+            // cycle 4 lists. The errors counter is read at both ends of it.
+            ctl.wait_list(list0 + 3, interval * 4 + Duration::from_secs(30))
+                .await?;
+            let before = fetch(
+                &client,
+                &format!("{base}/metrics"),
+                false,
+                Duration::from_secs(60),
+            )
+            .await?;
+            let err_series = "docker_exporter_collector_errors_total{collector=\"stats\"}";
+            let e0 = sample(&String::from_utf8_lossy(&before.body), err_series).unwrap_or(0.0);
+            ctl.wait_list(list0 + 4, interval * 3 + Duration::from_secs(30))
+                .await?;
+            let after = fetch(
+                &client,
+                &format!("{base}/metrics"),
+                false,
+                Duration::from_secs(60),
+            )
+            .await?;
+            let text = String::from_utf8_lossy(&after.body);
+            let e1 = sample(&text, err_series).unwrap_or(0.0);
+            let d = |c| collector_duration(&text, c).unwrap_or(f64::NAN);
+            let (de, dc, ds) = (d("engine"), d("containers"), d("stats"));
+            t.row(vec![
+                n.to_string(),
+                c.label.into(),
+                c.tick.into(),
+                c.concurrency.map_or_else(
+                    || format!("auto ({})", if c.tick == "0s" { 8 } else { 512 }),
+                    String::from,
+                ),
+                c.interval.into(),
+                format!("{:.0}", de * 1e3),
+                format!("{:.0}", dc * 1e3),
+                format!("{:.0}", ds * 1e3),
+                format!("{:.0}", (de + dc + ds) * 1e3),
+                format!("{:.0}", e1 - e0),
+            ]);
+            exp.check_alive()?;
+            problems.push((
+                format!("N={n} {} c={}", c.engine, c.concurrency.unwrap_or("auto")),
+                log_problems(&exp.log_text()),
+            ));
+        }
+    }
+    println!("## One-shot stats: old engines (1 s tick) vs new\n");
+    println!(
+        "Simulator `--latency {}`; the cycle measured is the third (the first steady one).\n",
+        a.latency
+    );
+    t.print();
+    print_problems(problems.iter().map(|(w, p)| (w.clone(), p)));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Suite 3: event-to-metric against the real daemon
+// ---------------------------------------------------------------------------
+
+/// Runs the docker CLI on a blocking thread; its stdout, or an error with stderr.
+async fn docker(args: Vec<String>) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("docker")
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .context("running the docker CLI")?;
+        if !out.status.success() {
+            bail!(
+                "docker {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    })
+    .await?
+}
+
+fn sv(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+async fn check_docker(socket: &Path, image: &str) -> Result<String> {
+    let version = docker(sv(&[
+        "version",
+        "--format",
+        "{{.Server.Version}} (API {{.Server.APIVersion}})",
+    ]))
+    .await
+    .with_context(|| format!("no Docker daemon on {}", socket.display()))?;
+    docker(sv(&["image", "inspect", "--format", "{{.Id}}", image]))
+        .await
+        .with_context(|| format!("image {image} missing: run scripts/testbed.sh"))?;
+    Ok(version)
+}
+
+async fn suite_real(bins: &Bins, a: &RealArgs) -> Result<()> {
+    let version = check_docker(&a.socket, &a.image).await?;
+    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    let name = "dexpbench-ev";
+    let _ = docker(sv(&["rm", "-f", name])).await;
+    lock(&CONTAINERS).push(name.into());
+    let _owned = Containers(vec![name.into()]);
+    docker(sv(&[
+        "create",
+        "--name",
+        name,
+        &a.image,
+        "sh",
+        "-c",
+        "trap \"exit 0\" TERM; while :; do sleep 1; done",
+    ]))
+    .await?;
+    let (mut exp, base) = start_exporter(
+        bins,
+        dir.path(),
+        "real",
+        &format!("unix://{}", a.socket.display()),
+        &[],
+    )
+    .await?;
+    let client = http_client();
+    let metrics = format!("{base}/metrics");
+    wait_ready(&client, &base, &mut exp, Duration::from_secs(60)).await?;
+    progress(format!("real daemon {version}: {} stop/start runs", a.runs));
+    let mut ev = EventStats {
+        down: Vec::new(),
+        up: Vec::new(),
+        failures: 0,
+    };
+    let mut first_poll_hits = 0;
+    for i in 0..a.runs {
+        docker(sv(&["start", name])).await?;
+        match poll_until(
+            &client,
+            &metrics,
+            &state_line(name, "running"),
+            Instant::now(),
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            Ok(d) => ev.up.push(d),
+            Err(e) => {
+                ev.failures += 1;
+                progress(format!("run {i}: {e}"));
+                continue;
+            }
+        }
+        docker(sv(&["stop", "-t", "5", name])).await?;
+        let t0 = Instant::now();
+        // Whether the first body already shows it (the event beat the CLI).
+        let first = fetch(&client, &metrics, false, Duration::from_secs(30)).await?;
+        if std::str::from_utf8(&first.body).is_ok_and(|s| s.contains(&state_line(name, "exited"))) {
+            first_poll_hits += 1;
+            ev.down.push(t0.elapsed());
+            continue;
+        }
+        match poll_until(
+            &client,
+            &metrics,
+            &state_line(name, "exited"),
+            t0,
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            Ok(d) => ev.down.push(d),
+            Err(e) => {
+                ev.failures += 1;
+                progress(format!("run {i}: {e}"));
+            }
+        }
+    }
+    exp.check_alive()?;
+    let peak = peak_rss_kib(exp.pid())?;
+    let problems = log_problems(&exp.log_text());
+    println!("## Event-to-metric against the real daemon\n");
+    println!(
+        "Engine {version}; container `{name}` (`sh -c 'trap \"exit 0\" TERM; while :; do sleep 1; done'`); \
+         exporter with default flags on {} (interval 15s); time from `docker stop -t 5` returning to the first \
+         /metrics body with `state=\"exited\"}} 1` (polled every ~1 ms); start→running from `docker start` returning.\n",
+        a.socket.display()
+    );
+    let mut t = Table::new(&[
+        "runs",
+        "stop→exited p50 ms",
+        "p99 ms",
+        "max ms",
+        "start→running p50 ms",
+        "p99 ms",
+        "failures",
+        "first poll already showed it",
+        "exporter peak RSS MiB",
+    ]);
+    let mut cells = ev.cells();
+    cells.push(format!("{first_poll_hits}/{}", ev.down.len()));
+    cells.push(mib(peak));
+    t.row(cells);
+    t.print();
+    print_problems(std::iter::once(("real".to_string(), &problems)));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Suite 4: side by side with the peer
+// ---------------------------------------------------------------------------
+
+struct Side {
+    took: Vec<Duration>,
+    non_200: usize,
+    cpu: f64,
+    peak_kib: u64,
+    series: usize,
+    body: usize,
+    containers: usize,
+}
+
+impl Side {
+    fn new() -> Side {
+        Side {
+            took: Vec::new(),
+            non_200: 0,
+            cpu: 0.0,
+            peak_kib: 0,
+            series: 0,
+            body: 0,
+            containers: 0,
+        }
+    }
+}
+
+struct PeerRow {
+    target: String,
+    window: Duration,
+    ours: Side,
+    peer: Side,
+}
+
+/// Both exporters are up; scrape them alternately and account CPU over the same window.
+async fn side_by_side(
+    target: String,
+    ours: (&Proc, &str),
+    peer: (&Proc, &str),
+    requests: usize,
+    cap: Duration,
+    timeout: Duration,
+) -> Result<PeerRow> {
+    let (co, cp) = (http_client(), http_client());
+    let (uo, up) = (format!("{}/metrics", ours.1), format!("{}/metrics", peer.1));
+    let (mut so, mut sp) = (Side::new(), Side::new());
+    // Untimed warm-up of both (first-connection costs, the peer's imports).
+    let _ = fetch(&co, &uo, false, timeout).await;
+    let _ = fetch(&cp, &up, false, timeout).await;
+    let (o0, p0) = (cpu_seconds(ours.0.pid())?, cpu_seconds(peer.0.pid())?);
+    let t0 = Instant::now();
+    for i in 0..requests {
+        if i > 0 && t0.elapsed() > cap {
+            break;
+        }
+        for (client, url, side, who) in [(&co, &uo, &mut so, "ours"), (&cp, &up, &mut sp, "peer")] {
+            match fetch(client, url, false, timeout).await {
+                Ok(f) => {
+                    side.took.push(f.took);
+                    if f.status == StatusCode::OK {
+                        let text = String::from_utf8_lossy(&f.body);
+                        side.series = series_count(&text);
+                        side.body = f.body.len();
+                        let family = if who == "ours" {
+                            "docker_container_info{"
+                        } else {
+                            "container_status{"
+                        };
+                        side.containers = text.lines().filter(|l| l.starts_with(family)).count();
+                    } else {
+                        side.non_200 += 1;
+                    }
+                }
+                Err(e) => {
+                    side.non_200 += 1;
+                    progress(format!("{target}: {who}: {e}"));
+                }
+            }
+        }
+        progress(format!(
+            "{target}: pair {} done ({:.0} s)",
+            i + 1,
+            t0.elapsed().as_secs_f64()
+        ));
+    }
+    let window = t0.elapsed();
+    so.cpu = cpu_seconds(ours.0.pid())? - o0;
+    sp.cpu = cpu_seconds(peer.0.pid())? - p0;
+    so.peak_kib = peak_rss_kib(ours.0.pid())?;
+    sp.peak_kib = peak_rss_kib(peer.0.pid())?;
+    so.took.sort();
+    sp.took.sort();
+    Ok(PeerRow {
+        target,
+        window,
+        ours: so,
+        peer: sp,
+    })
+}
+
+/// A fake sysfs that names the simulator's block device 8:0 (the peer resolves
+/// every blkio device through `<sysfs>/dev/block/M:m/uevent`).
+fn fake_sysfs(dir: &Path) -> Result<PathBuf> {
+    let root = dir.join("sysfs");
+    let dev = root.join("dev/block/8:0");
+    std::fs::create_dir_all(&dev)?;
+    std::fs::write(
+        dev.join("uevent"),
+        "MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n",
+    )?;
+    Ok(root)
+}
+
+async fn create_containers(image: &str, names: &[String]) -> Result<()> {
+    let mut set = tokio::task::JoinSet::new();
+    for chunk in names.chunks(names.len().div_ceil(4).max(1)) {
+        let chunk = chunk.to_vec();
+        let image = image.to_string();
+        set.spawn(async move {
+            for n in chunk {
+                docker(sv(&["run", "-d", "--name", &n, &image, "sleep", "3600"])).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+async fn suite_peer(bins: &Bins, a: &PeerArgs) -> Result<()> {
+    if !a.python.is_file() {
+        bail!(
+            "{} not found: bench/run.sh sets up the peer's venv",
+            a.python.display()
+        );
+    }
+    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    let sysfs = fake_sysfs(dir.path())?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for &n in &a.sizes {
+        let tag = format!("peer{n}");
+        progress(format!("peer suite: synthetic N={n}"));
+        let (_sim, ctl) = start_sim(
+            bins,
+            dir.path(),
+            &tag,
+            &["--containers", &n.to_string(), "--latency", "2ms"],
+        )
+        .await?;
+        let host = format!("unix://{}", ctl.sock.display());
+        let (mut ours, ob) = start_exporter(bins, dir.path(), &tag, &host, &[]).await?;
+        wait_ready(&http_client(), &ob, &mut ours, Duration::from_secs(60)).await?;
+        let (mut peer, pb) = start_peer(&a.python, dir.path(), &tag, &host, &sysfs).await?;
+        let row = side_by_side(
+            format!("docker_sim N={n} (2 ms/call)"),
+            (&ours, &ob),
+            (&peer, &pb),
+            a.requests,
+            Duration::from_secs_f64(a.max_secs),
+            Duration::from_secs(300),
+        )
+        .await?;
+        ours.check_alive()?;
+        peer.check_alive()?;
+        problems.push((tag.clone(), log_problems(&ours.log_text())));
+        report_peer_log(&tag, &peer.log_text());
+        rows.push(row);
+    }
+    let mut real_version = None;
+    if a.real_containers > 0 {
+        let version = check_docker(&a.socket, &a.image).await?;
+        let names: Vec<String> = (0..a.real_containers)
+            .map(|i| format!("dexpbench-p{i:03}"))
+            .collect();
+        remove_containers(&names);
+        lock(&CONTAINERS).extend(names.iter().cloned());
+        let _owned = Containers(names.clone());
+        progress(format!(
+            "peer suite: creating {} containers on the real daemon",
+            names.len()
+        ));
+        create_containers(&a.image, &names).await?;
+        let host = format!("unix://{}", a.socket.display());
+        let (mut ours, ob) = start_exporter(bins, dir.path(), "peer-real", &host, &[]).await?;
+        wait_ready(&http_client(), &ob, &mut ours, Duration::from_secs(60)).await?;
+        let (mut peer, pb) =
+            start_peer(&a.python, dir.path(), "peer-real", &host, Path::new("/sys")).await?;
+        let running = docker(sv(&["ps", "-q"])).await?.lines().count();
+        let row = side_by_side(
+            format!("real daemon, {running} running containers"),
+            (&ours, &ob),
+            (&peer, &pb),
+            a.real_requests,
+            Duration::from_secs(3600),
+            Duration::from_secs(600),
+        )
+        .await?;
+        ours.check_alive()?;
+        peer.check_alive()?;
+        problems.push(("peer-real".into(), log_problems(&ours.log_text())));
+        report_peer_log("peer-real", &peer.log_text());
+        rows.push(row);
+        real_version = Some(version);
+    }
+    println!("## Side by side with glorpen-docker-exporter 1.0.0\n");
+    println!(
+        "Ours with default flags (interval 15s), the peer as `python -m glorpen_docker_exporter` (it collects at scrape \
+         time, one stats call after another); one scraper, plain text, the two scraped alternately; CPU seconds of each \
+         process over the same wall-clock window (that of the timed scrapes).{}\n",
+        real_version.map_or_else(String::new, |v| format!(" Real daemon: Engine {v}."))
+    );
+    let mut t = Table::new(&[
+        "engine",
+        "exporter",
+        "scrapes",
+        "non-200",
+        "p50 ms",
+        "p99 ms",
+        "CPU s in window",
+        "window s",
+        "peak RSS MiB",
+        "containers in body",
+        "series",
+        "body",
+    ]);
+    for r in &rows {
+        for (who, s) in [("ours", &r.ours), ("peer", &r.peer)] {
+            t.row(vec![
+                r.target.clone(),
+                who.into(),
+                s.took.len().to_string(),
+                s.non_200.to_string(),
+                ms(pct(&s.took, 0.5)),
+                ms(pct(&s.took, 0.99)),
+                format!("{:.2}", s.cpu),
+                format!("{:.0}", r.window.as_secs_f64()),
+                mib(s.peak_kib),
+                s.containers.to_string(),
+                s.series.to_string(),
+                bytes(s.body),
+            ]);
+        }
+    }
+    t.print();
+    println!("Ratios, ours ÷ peer (below 1: ours is lower):\n");
+    let mut t = Table::new(&["engine", "p50 latency", "p99 latency", "CPU s", "peak RSS"]);
+    for r in &rows {
+        let f = |d: Duration| d.as_secs_f64();
+        t.row(vec![
+            r.target.clone(),
+            ratio(f(pct(&r.ours.took, 0.5)), f(pct(&r.peer.took, 0.5))),
+            ratio(f(pct(&r.ours.took, 0.99)), f(pct(&r.peer.took, 0.99))),
+            ratio(r.ours.cpu, r.peer.cpu),
+            ratio(r.ours.peak_kib as f64, r.peer.peak_kib as f64),
+        ]);
+    }
+    t.print();
+    print_problems(problems.iter().map(|(w, p)| (w.clone(), p)));
+    Ok(())
+}
+
+fn report_peer_log(tag: &str, log: &str) {
+    let tracebacks = log.matches("Traceback").count();
+    if tracebacks > 0 {
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        progress(format!(
+            "{tag}: the peer logged {tracebacks} traceback(s); last line: {last}"
+        ));
+        println!("Peer ({tag}) logged {tracebacks} traceback(s); last line: `{last}`\n");
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let bins = find_bins(cli.bin_dir.clone())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        tokio::spawn(cleanup_on_signal());
+        let started = Instant::now();
+        let r = match &cli.cmd {
+            Cmd::Sim(a) => suite_sim(&bins, a).await,
+            Cmd::Oneshot(a) => suite_oneshot(&bins, a).await,
+            Cmd::Real(a) => suite_real(&bins, a).await,
+            Cmd::Peer(a) => suite_peer(&bins, a).await,
+        };
+        progress(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
+        r
+    })
+}
