@@ -80,45 +80,27 @@ pub(super) async fn collect(
             _ => to_inspect.push((entry.id.clone(), key)),
         }
     }
-    let mut errors = 0;
-    let inspected: Vec<_> = stream::iter(to_inspect)
-        .map(|(id, key)| async move {
-            let r = client.inspect(&id).await;
-            (id, key, r)
-        })
-        .buffer_unordered(config.inspect_concurrency)
-        .collect()
-        .await;
-    for (id, key, result) in inspected {
+    let keys: HashMap<String, String> = to_inspect.into_iter().collect();
+    let (inspected, errors) = inspect_all(
+        client,
+        config,
+        &engine.cgroup_driver,
+        keys.keys().cloned(),
+        log,
+    )
+    .await;
+    for (id, result) in inspected {
         match result {
-            Ok(Some(body)) => {
-                match Container::from_inspect(
-                    &body,
-                    &config.container_labels,
-                    &engine.cgroup_driver,
-                ) {
-                    Ok(c) => {
-                        containers.insert(id.clone(), Arc::new(c));
-                        list_keys.insert(id, key);
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        if log.first(format!("build {id}")) {
-                            tracing::warn!(container = %id, error = %e, "skipping a container the engine describes badly");
-                        }
-                    }
-                }
+            Inspected::Built(c) => {
+                containers.insert(id.clone(), c);
+                list_keys.insert(id.clone(), keys[&id].clone());
             }
             // Removed between list and inspect: normal.
-            Ok(None) => {}
-            Err(e) => {
-                errors += 1;
-                if log.first(format!("inspect {id}")) {
-                    tracing::warn!(container = %id, error = %e, "cannot inspect a container; keeping what was known");
-                }
-                // Keep the last known view (the next cycle tries again).
+            Inspected::Gone => {}
+            // Keep the last known view; the next cycle tries again.
+            Inspected::Failed => {
                 if let Some(c) = known.get(&id) {
-                    containers.insert(id.clone(), c.clone());
+                    containers.insert(id, c.clone());
                 }
             }
         }
@@ -131,6 +113,64 @@ pub(super) async fn collect(
         took: started.elapsed(),
         errors,
     }
+}
+
+/// What inspecting one container gave.
+pub(super) enum Inspected {
+    Built(Arc<Container>),
+    /// 404: removed since it was listed or named in an event.
+    Gone,
+    /// The call failed or the body could not be built (counted, logged once).
+    Failed,
+}
+
+/// Inspects `ids` with bounded concurrency and builds each container; returns
+/// the results and how many failed.
+pub(super) async fn inspect_all(
+    client: &Client,
+    config: &Config,
+    cgroup_driver: &str,
+    ids: impl IntoIterator<Item = String>,
+    log: &mut LogOnce,
+) -> (Vec<(String, Inspected)>, u64) {
+    let answers: Vec<_> = stream::iter(ids)
+        .map(|id| async move {
+            let r = client.inspect(&id).await;
+            (id, r)
+        })
+        .buffer_unordered(config.inspect_concurrency)
+        .collect()
+        .await;
+    let mut errors = 0;
+    let results = answers
+        .into_iter()
+        .map(|(id, answer)| {
+            let result = match answer {
+                Ok(Some(body)) => {
+                    match Container::from_inspect(&body, &config.container_labels, cgroup_driver) {
+                        Ok(c) => Inspected::Built(Arc::new(c)),
+                        Err(e) => {
+                            errors += 1;
+                            if log.first(format!("build {id}")) {
+                                tracing::warn!(container = %id, error = %e, "skipping a container the engine describes badly");
+                            }
+                            Inspected::Failed
+                        }
+                    }
+                }
+                Ok(None) => Inspected::Gone,
+                Err(e) => {
+                    errors += 1;
+                    if log.first(format!("inspect {id}")) {
+                        tracing::warn!(container = %id, error = %e, "cannot inspect a container; keeping what was known");
+                    }
+                    Inspected::Failed
+                }
+            };
+            (id, result)
+        })
+        .collect();
+    (results, errors)
 }
 
 /// Replaces the container set with a cycle's, except containers that an event

@@ -8,11 +8,11 @@
 //! full resync. The stream has no read timeout: a cycle that finds the engine
 //! unreachable tells this task to reconnect instead.
 
+use super::containers::{self, Inspected};
 use super::{LogOnce, Store, Working, EVENTS};
 use crate::config::Config;
 use crate::docker::{types, Client, EventStream};
 use crate::snapshot::{now_unix, Container};
-use futures_util::stream::{self, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -217,7 +217,7 @@ async fn follow(
                 }
             }
         }
-        apply_batch(client, store, config, cursor, events, log).await;
+        errors += apply_batch(client, store, config, cursor, events, log).await;
         store.update(|w| w.record(EVENTS, started.elapsed(), errors));
         if let Some(e) = broke {
             return Some(e);
@@ -306,10 +306,10 @@ async fn apply_batch(
     cursor: &mut Cursor,
     events: Vec<types::Event>,
     log: &mut LogOnce,
-) {
+) -> u64 {
     let fx = effects(cursor, &events);
     if fx == Effects::default() {
-        return;
+        return 0;
     }
     let driver = store.read(|w| {
         w.engine
@@ -317,40 +317,23 @@ async fn apply_batch(
             .map(|e| e.cgroup_driver.clone())
             .unwrap_or_default()
     });
-    let inspected: Vec<_> = stream::iter(fx.inspect.iter().cloned())
-        .map(|id| async move {
-            let r = client.inspect(&id).await;
-            (id, r)
-        })
-        .buffer_unordered(config.inspect_concurrency)
-        .collect()
-        .await;
+    let (inspected, errors) =
+        containers::inspect_all(client, config, &driver, fx.inspect.iter().cloned(), log).await;
     store.update(|w| {
         w.generation += 1;
         let generation = w.generation;
         let mut gone = fx.destroyed.clone();
-        for (id, r) in inspected {
-            match r {
-                Ok(Some(body)) => match Container::from_inspect(&body, &config.container_labels, &driver) {
-                    Ok(c) => {
-                        w.containers.insert(id.clone(), Arc::new(c));
-                        w.touched.insert(id, generation);
-                    }
-                    Err(e) => {
-                        if log.first(format!("build {id}")) {
-                            tracing::warn!(container = %id, error = %e, "skipping a container the engine describes badly");
-                        }
-                    }
-                },
-                Ok(None) => {
+        for (id, result) in inspected {
+            match result {
+                Inspected::Built(c) => {
+                    w.containers.insert(id.clone(), c);
+                    w.touched.insert(id, generation);
+                }
+                Inspected::Gone => {
                     gone.insert(id);
                 }
                 // The next cycle will see it; nothing to undo.
-                Err(e) => {
-                    if log.first(format!("inspect {id}")) {
-                        tracing::warn!(container = %id, error = %e, "cannot inspect a container after its event");
-                    }
-                }
+                Inspected::Failed => {}
             }
         }
         for id in gone {
@@ -361,6 +344,7 @@ async fn apply_batch(
         }
         count(w, &fx);
     });
+    errors
 }
 
 /// Adds a batch's counts to the counters.
