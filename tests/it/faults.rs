@@ -278,3 +278,55 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
         .is_empty());
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_flood_starves_neither_scrapes_nor_cycles() {
+    // Health-check noise: thousands of exec events a second.
+    let sim = Sim::start(&["--containers", "50", "--event-rate", "3000"]);
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=300ms"]).await;
+    let first = exporter
+        .wait_for(SOON, "a cycle and some events", |m| {
+            m.get(
+                "docker_exporter_collector_success",
+                &[("collector", "stats")],
+            )
+            .is_some()
+                && events_total(m) > 100.0
+        })
+        .await;
+    // Cycles go on: the stats collector keeps calling while events pour in.
+    let stats_calls = |c: &serde_json::Value| c["by_endpoint"]["stats"].as_u64().unwrap();
+    let calls = sim.calls().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = exporter.metrics().await;
+    assert!(
+        stats_calls(&sim.calls().await) > stats_calls(&calls) + 40,
+        "cycles ran during the flood"
+    );
+    assert!(
+        events_total(&second) > events_total(&first) + 1000.0,
+        "events keep being counted"
+    );
+    assert_eq!(second.get("docker_up", &[]), Some(1.0));
+    assert_eq!(
+        second.get(
+            "docker_exporter_collector_success",
+            &[("collector", "stats")]
+        ),
+        Some(1.0)
+    );
+    // Exec events are counted by type only, never per container.
+    assert!(second
+        .find("docker_container_events_total", &[("action", "exec_start")])
+        .is_empty());
+    assert!(
+        second
+            .get(
+                "docker_events_total",
+                &[("type", "container"), ("action", "exec_start")]
+            )
+            .unwrap()
+            > 0.0
+    );
+    exporter.stop().await;
+}

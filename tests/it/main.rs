@@ -3,6 +3,7 @@
 mod events;
 mod faults;
 mod golden;
+mod prometheus;
 mod real_daemon;
 mod resources;
 mod scrape;

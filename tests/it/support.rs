@@ -122,6 +122,17 @@ pub async fn http_request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Response {
+    try_http_request(addr, method, path, headers)
+        .await
+        .expect("the server answers")
+}
+
+pub async fn try_http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Response, hyper_util::client::legacy::Error> {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = hyper::Request::builder()
         .method(method)
@@ -129,18 +140,15 @@ pub async fn http_request(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = client
-        .request(req.body(Empty::new()).unwrap())
-        .await
-        .expect("exporter answers");
+    let resp = client.request(req.body(Empty::new()).unwrap()).await?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Response {
+    Ok(Response {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// A parsed text-format `/metrics` body.
