@@ -70,7 +70,19 @@ pub(crate) struct Working {
     pub touched: HashMap<String, u64>,
 }
 
+/// Failed cycles in a row after which what was known of the engine is dropped.
+const FORGET_AFTER_FAILURES: u32 = 2;
+
 impl Working {
+    /// Drops the containers, stats and engine facts (not the event counters,
+    /// which count what happened): the engine can no longer vouch for them.
+    fn forget_engine(&mut self) {
+        self.engine = None;
+        self.containers.clear();
+        self.list_keys.clear();
+        self.stats.clear();
+    }
+
     /// Records one run of a collector.
     pub fn record(&mut self, collector: &'static str, took: Duration, errors: u64) {
         let c = self.collectors.entry(collector).or_default();
@@ -189,6 +201,10 @@ pub async fn run(
             config.collect_interval.saturating_sub(started.elapsed())
         } else {
             failures = failures.saturating_add(1);
+            if failures == FORGET_AFTER_FAILURES {
+                // Serving the last known states of a dead engine would be a lie.
+                store.update(Working::forget_engine);
+            }
             backoff(failures, config.collect_interval)
         };
         tokio::select! {

@@ -349,15 +349,28 @@ async fn engine_down_then_back_without_restart() {
     // It goes away again, and comes back again.
     proxy.stop(&sock);
     exporter
-        .wait_for(Duration::from_secs(15), "docker_up 0 again", |m| {
-            m.get("docker_up", &[]) == Some(0.0)
-        })
+        .wait_for(
+            Duration::from_secs(15),
+            "docker_up 0 again, the dead engine's containers gone",
+            |m| {
+                m.find("docker_container_info", &[]).is_empty()
+                    && m.get("docker_up", &[]) == Some(0.0)
+            },
+        )
         .await;
     let proxy = Proxy::start(&sock);
     exporter
-        .wait_for(Duration::from_secs(20), "docker_up 1 again", |m| {
-            m.get("docker_up", &[]) == Some(1.0)
-        })
+        .wait_for(
+            Duration::from_secs(20),
+            "docker_up 1 again, with the container",
+            |m| {
+                m.get(
+                    "docker_container_state",
+                    &[("name", &sc.name("one")), ("state", "running")],
+                ) == Some(1.0)
+                    && m.get("docker_up", &[]) == Some(1.0)
+            },
+        )
         .await;
     proxy.stop(&sock);
     exporter.stop().await;
