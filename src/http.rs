@@ -40,7 +40,21 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
             .and_then(|v| v.to_str().ok()),
     );
     let exposition = app.cache.get(app.store.snapshot());
-    let body = exposition.body(format, gzip);
+    let body = match exposition.cached(format, gzip) {
+        Some(body) => body,
+        // Encoding a large snapshot takes milliseconds: not on an async worker.
+        None => match tokio::task::spawn_blocking(move || exposition.body(format, gzip)).await {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "encoding the metrics failed");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "encoding the metrics failed\n",
+                )
+                    .into_response();
+            }
+        },
+    };
     let mut response = (
         [
             (

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 /// Container actions counted per container, as served in `action`.
 pub const CONTAINER_ACTIONS: [&str; 14] = [
@@ -189,7 +190,7 @@ async fn follow(
             .send(Err("stream: the engine closed the event stream".into()))
             .await;
     });
-    let _stop_reader = AbortOnDrop(reader);
+    let _stop_reader = AbortOnDropHandle::new(reader);
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         batch.clear();
@@ -222,13 +223,6 @@ async fn follow(
         if let Some(e) = broke {
             return Some(e);
         }
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -165,10 +165,19 @@ impl Exposition {
         &self.snapshot
     }
 
-    /// The body in `format`, gzip-compressed when `gzip`.
+    fn slot(format: Format, gzip: bool) -> usize {
+        (format == Format::OpenMetrics) as usize * 2 + gzip as usize
+    }
+
+    /// The body if it is already made (serving it costs nothing).
+    pub fn cached(&self, format: Format, gzip: bool) -> Option<Bytes> {
+        self.bodies[Self::slot(format, gzip)].get().cloned()
+    }
+
+    /// The body in `format`, gzip-compressed when `gzip`; made on first use
+    /// (CPU-bound: call it off the async workers when not [`cached`](Self::cached)).
     pub fn body(&self, format: Format, gzip: bool) -> Bytes {
-        let slot = (format == Format::OpenMetrics) as usize * 2 + gzip as usize;
-        self.bodies[slot]
+        self.bodies[Self::slot(format, gzip)]
             .get_or_init(|| {
                 if gzip {
                     compress(&self.body(format, false))
