@@ -30,20 +30,7 @@ async fn container_states_match_docker_inspect() {
         &["sleep", "3600"],
     );
     sc.run("exited3", &[], &["sh", "-c", "exit 3"]);
-    // Engine 20.10 sometimes loses OOMKilled (containerd's OOM report racing
-    // the exit); try again until the engine says so, as the fixtures did.
-    for _ in 0..3 {
-        docker_quiet(&["rm", "-f", &sc.name("oom")]);
-        sc.run(
-            "oom",
-            &["-m", "16m", "--memory-swap", "16m"],
-            &["sh", "-c", "tail /dev/zero"],
-        );
-        docker(&["wait", &sc.name("oom")]);
-        if sc.inspect("oom", "{{.State.OOMKilled}}") == "true" {
-            break;
-        }
-    }
+    let oom = sc.run_oom_killed("oom");
     sc.run(
         "restarting",
         &["--restart", "always"],
@@ -71,7 +58,6 @@ async fn container_states_match_docker_inspect() {
     );
     wait_until(Duration::from_secs(60), "the scenario to settle", || {
         sc.inspect("exited3", "{{.State.Status}}") == "exited"
-            && sc.inspect("oom", "{{.State.OOMKilled}}") == "true"
             && sc.inspect("restarting", "{{.RestartCount}}") != "0"
             && sc.inspect("healthy", "{{.State.Health.Status}}") == "healthy"
             && sc.inspect("unhealthy", "{{.State.Health.Status}}") == "unhealthy"
@@ -89,7 +75,7 @@ async fn container_states_match_docker_inspect() {
             [
                 "running",
                 "exited3",
-                "oom",
+                &oom,
                 "restarting",
                 "paused",
                 "created",
@@ -115,7 +101,7 @@ async fn container_states_match_docker_inspect() {
     for (short, st) in [
         ("running", "running"),
         ("exited3", "exited"),
-        ("oom", "exited"),
+        (oom.as_str(), "exited"),
         ("paused", "paused"),
         ("created", "created"),
         ("healthy", "running"),
@@ -143,8 +129,8 @@ async fn container_states_match_docker_inspect() {
         name_value("docker_container_exit_code", "exited3"),
         Some(3.0)
     );
-    assert_eq!(name_value("docker_container_exit_code", "oom"), Some(137.0));
-    assert_eq!(name_value("docker_container_oom_killed", "oom"), Some(1.0));
+    assert_eq!(name_value("docker_container_exit_code", &oom), Some(137.0));
+    assert_eq!(name_value("docker_container_oom_killed", &oom), Some(1.0));
     assert_eq!(
         name_value("docker_container_oom_killed", "exited3"),
         Some(0.0)
@@ -206,7 +192,7 @@ async fn container_states_match_docker_inspect() {
         "no quota, no series"
     );
     assert_eq!(
-        m.get("container_spec_memory_limit_bytes", &[("name", &n("oom"))]),
+        m.get("container_spec_memory_limit_bytes", &[("name", &n(&oom))]),
         None,
         "an exited container has no container_* series"
     );

@@ -308,6 +308,26 @@ impl Scenario {
         docker(&all)
     }
 
+    /// Runs a container that eats memory under `-m 16m` until the kernel kills
+    /// it; returns its short name. Engine 20.10 sometimes misses the kernel's
+    /// OOM report (OOMKilled false, no `oom` event) when containerd reports it
+    /// after the exit, so a fresh container under a new name tries again.
+    pub fn run_oom_killed(&self, short: &str) -> String {
+        for attempt in 0..4 {
+            let name = format!("{short}{attempt}");
+            self.run(
+                &name,
+                &["-m", "16m", "--memory-swap", "16m"],
+                &["sh", "-c", "tail /dev/zero"],
+            );
+            docker(&["wait", &self.name(&name)]);
+            if self.inspect(&name, "{{.State.OOMKilled}}") == "true" {
+                return name;
+            }
+        }
+        panic!("the engine reported no OOM kill in 4 tries");
+    }
+
     /// `docker inspect -f <format> <prefix><short>`.
     pub fn inspect(&self, short: &str, format: &str) -> String {
         docker(&["inspect", "-f", format, &self.name(short)])
