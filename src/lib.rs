@@ -33,9 +33,13 @@ use tokio_util::sync::CancellationToken;
 pub enum Error {
     #[error("serving HTTP: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("the {0} task ended unexpectedly (a bug): stopping so that a supervisor restarts the exporter")]
+    TaskDied(&'static str),
 }
 
-/// Runs the exporter on `listener` until `shutdown` is cancelled.
+/// Runs the exporter on `listener` until `shutdown` is cancelled. A collector
+/// task that ends before that (it can only panic) stops the exporter with an
+/// error rather than leaving it serving a snapshot that no longer changes.
 pub async fn run(
     config: config::Config,
     listener: TcpListener,
@@ -48,25 +52,34 @@ pub async fn run(
         config.docker_api_version,
     ));
     let store = Arc::new(collect::Store::default());
-    let tasks = tokio_util::task::TaskTracker::new();
-    tasks.spawn(collect::events::run(
+    let mut tasks = tokio::task::JoinSet::new();
+    let (c, s, cfg, stop) = (
         client.clone(),
         store.clone(),
         config.clone(),
         shutdown.clone(),
-    ));
-    tasks.spawn(collect::run(
-        client.clone(),
-        store.clone(),
-        config.clone(),
-        shutdown.clone(),
-    ));
-    tasks.close();
+    );
+    tasks.spawn(async move {
+        collect::events::run(c, s, cfg, stop).await;
+        "event stream"
+    });
+    let (c, s, cfg, stop) = (client, store.clone(), config.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        collect::run(c, s, cfg, stop).await;
+        "periodic collection"
+    });
     let app = http::router(store, &config.telemetry_path);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let result = tokio::select! {
+        served = server => served.map_err(Error::Serve),
+        ended = tasks.join_next() => match ended {
+            Some(Ok(_)) if shutdown.is_cancelled() => Ok(()),
+            Some(Ok(name)) => Err(Error::TaskDied(name)),
+            Some(Err(_)) | None => Err(Error::TaskDied("collector")),
+        },
+    };
     shutdown.cancel();
-    tasks.wait().await;
-    served.map_err(Error::Serve)
+    while tasks.join_next().await.is_some() {}
+    result
 }

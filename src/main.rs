@@ -60,7 +60,10 @@ fn init_logging(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_ansi(false);
+        .with_ansi(false)
+        // Its report of a failed write goes to stderr with eprintln!, which
+        // panics when stderr is gone (a closed pipe): lose the line instead.
+        .log_internal_errors(false);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Logfmt => builder.init(),

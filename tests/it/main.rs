@@ -3,6 +3,7 @@
 mod events;
 mod faults;
 mod golden;
+mod process;
 mod prometheus;
 mod real_daemon;
 mod resources;
