@@ -101,11 +101,14 @@ pub async fn run(
         match opened {
             Ok(stream) => {
                 failures = 0;
-                if log.clear("subscribe") {
+                if log.clear("subscribe") | log.clear("stream") {
                     tracing::info!("event stream open again");
                 }
+                // Cancelled on shutdown, or by a cycle that finds the engine gone.
+                let dead = shutdown.child_token();
                 store.update(|w| {
                     w.events_connected = true;
+                    w.events_stream = Some(dead.clone());
                     w.record(EVENTS, Duration::ZERO, 0);
                     if subscribed_before {
                         w.event_stream_reconnects += 1;
@@ -124,23 +127,21 @@ pub async fn run(
                     &config,
                     &mut cursor,
                     &mut log,
-                    &shutdown,
+                    &dead,
                 )
                 .await;
                 store.update(|w| {
                     w.events_connected = false;
-                    if let Some(e) = &ended {
-                        w.record(EVENTS, Duration::ZERO, 1);
-                        tracing::debug!(error = %e, "event stream ended");
-                    }
+                    w.events_stream = None;
                 });
                 if shutdown.is_cancelled() {
                     return;
                 }
-                if let Some(e) = ended {
-                    if log.first("stream") {
-                        tracing::warn!(error = %e, "event stream broke; reconnecting");
-                    }
+                store.update(|w| w.record(EVENTS, Duration::ZERO, 1));
+                if log.first("stream") {
+                    tracing::warn!(error = %ended, "event stream broke; reconnecting");
+                } else {
+                    tracing::debug!(error = %ended, "event stream broke again; reconnecting");
                 }
             }
             Err(e) => {
@@ -159,7 +160,7 @@ pub async fn run(
     }
 }
 
-/// Reads one open stream until it ends; returns why, or `None` when told to stop.
+/// Reads one open stream until it ends or `dead` is cancelled; returns why.
 async fn follow(
     mut stream: EventStream,
     client: &Client,
@@ -167,8 +168,8 @@ async fn follow(
     config: &Config,
     cursor: &mut Cursor,
     log: &mut LogOnce,
-    shutdown: &CancellationToken,
-) -> Option<String> {
+    dead: &CancellationToken,
+) -> String {
     // A reader task keeps the socket drained while a batch is applied.
     let (tx, mut rx) = mpsc::channel::<Result<types::Event, String>>(4 * BATCH);
     let reader = tokio::spawn(async move {
@@ -195,12 +196,11 @@ async fn follow(
     loop {
         batch.clear();
         let n = tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            _ = store.events_restart.notified() => return Some("the engine could not be reached".into()),
+            _ = dead.cancelled() => return "the engine could not be reached".into(),
             n = rx.recv_many(&mut batch, BATCH) => n,
         };
         if n == 0 {
-            return Some("the event reader stopped".into());
+            return "the event reader stopped".into();
         }
         let started = Instant::now();
         let mut events = Vec::with_capacity(batch.len());
@@ -221,7 +221,7 @@ async fn follow(
         errors += apply_batch(client, store, config, cursor, events, log).await;
         store.update(|w| w.record(EVENTS, started.elapsed(), errors));
         if let Some(e) = broke {
-            return Some(e);
+            return e;
         }
     }
 }

@@ -37,8 +37,6 @@ pub struct Store {
     working: Mutex<Working>,
     /// Wakes the periodic loop early (the event stream asks for a resync).
     resync: Notify,
-    /// Tells the event stream to reconnect (a cycle found the engine gone).
-    events_restart: Notify,
     /// True once the event stream has tried to subscribe: the first list waits
     /// for it, so no change falls between the list and the subscription.
     subscribe_tried: tokio::sync::watch::Sender<bool>,
@@ -59,6 +57,9 @@ pub(crate) struct Working {
     /// Whether the event stream is connected; with it, and no resync asked
     /// for, a cycle inspects only containers whose list entry changed.
     pub events_connected: bool,
+    /// Cancels the open event stream (a cycle that finds the engine gone
+    /// uses it: the stream has no read timeout of its own).
+    pub events_stream: Option<CancellationToken>,
     /// Bumped when the event stream (re)connects; a cycle that inspects
     /// everything catches up `resynced` to it.
     pub resync_requested: u64,
@@ -125,7 +126,6 @@ impl Default for Store {
             published: ArcSwap::from_pointee(Snapshot::default()),
             working: Mutex::new(Working::default()),
             resync: Notify::new(),
-            events_restart: Notify::new(),
             subscribe_tried: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -236,7 +236,9 @@ pub(crate) async fn cycle(
             w.record(ENGINE, engine.took, 1);
         });
         // A stream from an engine that cannot be reached is dead or soon will be.
-        store.events_restart.notify_one();
+        if let Some(stream) = store.read(|w| w.events_stream.clone()) {
+            stream.cancel();
+        }
         return false;
     };
     let engine_info = engine_info.clone();

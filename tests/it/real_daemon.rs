@@ -292,8 +292,13 @@ async fn engine_down_then_back_without_restart() {
 
     // No engine yet: the exporter serves docker_up 0 and its own families.
     let m = exporter
-        .wait_for(Duration::from_secs(10), "docker_up 0", |m| {
+        .wait_for(Duration::from_secs(10), "docker_up 0 after a cycle", |m| {
             m.get("docker_up", &[]) == Some(0.0)
+                && m.get(
+                    "docker_exporter_collector_success",
+                    &[("collector", "engine")],
+                )
+                .is_some()
         })
         .await;
     assert_eq!(
