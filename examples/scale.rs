@@ -35,15 +35,19 @@
 //!   cycle's list call; median and maximum over the sampled cycles.
 //! * **CPU per cycle and engine calls per cycle**: over K whole cycles with no
 //!   scrape at all, delimited by the simulator's list-call counter
-//!   (`GET /_sim/calls`): utime+stime of `/proc/<pid>/stat` ÷ K and the
-//!   per-endpoint call deltas ÷ K.
-//! * **Peak RSS**: `VmHWM` of `/proc/<pid>/status` at the end of a size's run
-//!   (after the 4-scraper gzip runs).
+//!   (`GET /_sim/calls`): each end is taken once the cycle that just listed has
+//!   settled (no engine call for 60 ms); utime and stime of `/proc/<pid>/stat`
+//!   ÷ K, and the per-endpoint call deltas ÷ K.
+//! * **Peak RSS**: `VmHWM` of `/proc/<pid>/status`, once after the quiet cycles
+//!   (collection only) and once at the end of a size's run (after the scrapes).
 //! * **Event-to-metric**: `POST /_sim/event` (`die`, then `start` back) and poll
 //!   `/metrics` (plain, every ~1 ms) until the expected `docker_container_state`
 //!   sample; the time runs from just before the POST to the receipt of the first
 //!   body that shows it. Against the real daemon: from `docker stop -t 5`
-//!   returning to the first body with `state="exited"} 1`.
+//!   returning to the first body with `state="exited"} 1` (and from issuing it).
+//! * **Peer** (`peer`): ours and the peer run side by side on the same engine
+//!   and are scraped alternately by one client, the pairs spread over a window
+//!   of at least 30 s; CPU seconds of each process over that window, `VmHWM`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -156,6 +160,9 @@ struct PeerArgs {
     /// Stop starting new scrape pairs after this many seconds (synthetic).
     #[arg(long, default_value_t = 60.0)]
     max_secs: f64,
+    /// Shortest measurement window, seconds (scrapes are spread over it).
+    #[arg(long, default_value_t = 30.0)]
+    min_window_secs: f64,
     /// Containers to create on the real daemon (0: skip the real daemon).
     #[arg(long, default_value_t = 100)]
     real_containers: usize,
@@ -180,6 +187,16 @@ struct PeerArgs {
 
 static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 static CONTAINERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Set on SIGINT/SIGTERM: no new container is created after it.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A temporary directory, removed when dropped or on a signal.
+fn temp_dir() -> Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    lock(&DIRS).push(dir.path().to_path_buf());
+    Ok(dir)
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -202,11 +219,17 @@ impl Proc {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone()?))
             .stderr(Stdio::from(out));
+        // Under the lock: the signal handler either sees this pid or we see STOPPING.
+        let mut pids = lock(&PIDS);
+        if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+            bail!("stopping: not starting {name}");
+        }
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {name}: {cmd:?}"))?;
         let pid = child.id();
-        lock(&PIDS).push(pid);
+        pids.push(pid);
+        drop(pids);
         if let Ok(path) = std::env::var("BENCH_PIDFILE") {
             if let Ok(mut f) = std::fs::OpenOptions::new()
                 .create(true)
@@ -306,12 +329,30 @@ async fn cleanup_on_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
     progress("signal: ending children and removing containers");
-    for pid in lock(&PIDS).clone() {
+    let pids = lock(&PIDS).clone();
+    for pid in pids {
         terminate(pid);
     }
     let containers = lock(&CONTAINERS).clone();
     remove_containers(&containers);
+    if !containers.is_empty() {
+        // A `docker run` already in flight may still create its container.
+        std::thread::sleep(Duration::from_secs(3));
+        remove_containers(&containers);
+    }
+    // Give the children a moment to go (they remove their sockets), then the dirs.
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in lock(&PIDS).clone() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+    for dir in lock(&DIRS).clone() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     std::process::exit(130);
 }
 
@@ -332,14 +373,20 @@ fn clk_tck() -> f64 {
     })
 }
 
-/// utime + stime of a process (all its threads, dead ones included), seconds.
-fn cpu_seconds(pid: u32) -> Result<f64> {
+/// utime and stime of a process (all its threads, dead ones included), seconds.
+fn cpu_split(pid: u32) -> Result<(f64, f64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let rest = &s[s.rfind(')').context("malformed /proc/pid/stat")? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let utime: u64 = f.get(11).context("no utime")?.parse()?;
     let stime: u64 = f.get(12).context("no stime")?.parse()?;
-    Ok((utime + stime) as f64 / clk_tck())
+    Ok((utime as f64 / clk_tck(), stime as f64 / clk_tck()))
+}
+
+/// utime + stime of a process, seconds.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let (u, s) = cpu_split(pid)?;
+    Ok(u + s)
 }
 
 /// `VmHWM` (peak resident set) of a process, KiB.
@@ -391,10 +438,14 @@ fn bytes(n: usize) -> String {
 }
 
 fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.3}", a / b)
+    if b <= 0.0 {
+        return "n/a".into();
+    }
+    let r = a / b;
+    if r >= 0.01 {
+        format!("{r:.3}")
     } else {
-        "n/a".into()
+        format!("{r:.1e}")
     }
 }
 
@@ -626,6 +677,24 @@ impl SimCtl {
                 bail!("the exporter made {c} list calls, not {n}, within {timeout:?}");
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits until no engine call has arrived for 60 ms (the cycle in progress
+    /// is over); returns the counters then.
+    async fn settle(&self) -> Result<BTreeMap<String, u64>> {
+        let until = Instant::now() + Duration::from_secs(60);
+        let mut last = self.calls().await?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            let now = self.calls().await?;
+            if now == last {
+                return Ok(now);
+            }
+            if Instant::now() > until {
+                bail!("the engine calls did not settle within 60 s");
+            }
+            last = now;
         }
     }
 
@@ -939,17 +1008,22 @@ struct SimRow {
     gzip: usize,
     cycle: Vec<f64>,
     stats_part: Vec<f64>,
-    cpu_per_cycle: f64,
+    /// user, system seconds per cycle
+    cpu_per_cycle: (f64, f64),
     cycles: u64,
+    /// VmHWM after the quiet cycles, before any scrape.
+    collect_peak_kib: u64,
     calls: BTreeMap<String, f64>,
     peak_kib: u64,
     latency: Vec<(usize, bool, Latency)>,
+    /// Scrapes that were the first of a new snapshot (they encode it), sorted.
+    fresh: Vec<Duration>,
     events: EventStats,
     problems: BTreeMap<String, usize>,
 }
 
 /// The collection interval used at a size: short, so that a run sees many cycles,
-/// yet longer than a cycle (the stats fan-out's deadline is the interval).
+/// yet longer than a cycle (else cycles run back to back).
 fn sim_interval(n: u64) -> Duration {
     if n <= 1000 {
         Duration::from_secs(2)
@@ -994,9 +1068,12 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
     let k = ((a.cpu_window_secs / interval.as_secs_f64()).ceil() as u64).max(3);
     let cur = ctl.list_calls().await?;
     let b0 = ctl.wait_list(cur + 1, interval * 3).await?;
-    let (cpu0, calls0) = (cpu_seconds(pid)?, ctl.calls().await?);
+    let calls0 = ctl.settle().await?;
+    let cpu0 = cpu_split(pid)?;
     ctl.wait_list(b0 + k, interval * (k as u32 + 3)).await?;
-    let (cpu1, calls1) = (cpu_seconds(pid)?, ctl.calls().await?);
+    let calls1 = ctl.settle().await?;
+    let cpu1 = cpu_split(pid)?;
+    let collect_peak_kib = peak_rss_kib(pid)?;
     let calls: BTreeMap<String, f64> = calls1
         .iter()
         .map(|(ep, v)| {
@@ -1004,16 +1081,18 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
             (ep.clone(), d as f64 / k as f64)
         })
         .collect();
-    let cpu_per_cycle = (cpu1 - cpu0) / k as f64;
+    let cpu_per_cycle = ((cpu1.0 - cpu0.0) / k as f64, (cpu1.1 - cpu0.1) / k as f64);
 
     // Window B: the collectors' own durations, once per cycle.
     progress(format!("N={n}: sampling cycle durations"));
-    let (mut cycle, mut stats_part) = (Vec::new(), Vec::new());
+    let (mut cycle, mut stats_part, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
     let (mut series, mut plain) = (0, 0);
     for _ in 0..a.duration_cycles {
         let cur = ctl.list_calls().await?;
         ctl.wait_list(cur + 1, interval * 3).await?;
         let f = fetch(&client, &metrics, false, Duration::from_secs(60)).await?;
+        // Nobody scraped since the last cycle published: this scrape encodes.
+        fresh.push(f.took);
         let text = String::from_utf8_lossy(&f.body);
         let parts: Vec<f64> = ["engine", "containers", "stats"]
             .iter()
@@ -1026,6 +1105,7 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         series = series_count(&text);
         plain = f.body.len();
     }
+    fresh.sort();
     let gz = fetch(&client, &metrics, true, Duration::from_secs(60)).await?;
     let gzip = gz.body.len();
     let unzipped = gunzip(&gz.body)?;
@@ -1124,9 +1204,11 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         stats_part,
         cpu_per_cycle,
         cycles: k,
+        collect_peak_kib,
         calls,
         peak_kib,
         latency,
+        fresh,
         events,
         problems,
     })
@@ -1143,7 +1225,7 @@ fn max_f(v: &[f64]) -> f64 {
 }
 
 async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
-    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    let dir = temp_dir()?;
     let mut rows = Vec::new();
     for &n in &a.sizes {
         progress(format!("sim suite: N={n}"));
@@ -1188,9 +1270,12 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
         "cycle wall p50 ms",
         "cycle wall max ms",
         "of which stats p50 ms",
-        "CPU ms/cycle",
+        "first scrape of a new snapshot ms (plain, encodes it)",
+        "CPU ms/cycle (user+sys)",
+        "CPU µs per stats call",
         "cycles counted",
-        "peak RSS MiB",
+        "peak RSS MiB, collecting only",
+        "peak RSS MiB, after the scrape runs",
     ]);
     for r in &rows {
         t.row(vec![
@@ -1202,8 +1287,20 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
             format!("{:.0}", median(&r.cycle) * 1e3),
             format!("{:.0}", max_f(&r.cycle) * 1e3),
             format!("{:.0}", median(&r.stats_part) * 1e3),
-            format!("{:.1}", r.cpu_per_cycle * 1e3),
+            ms(pct(&r.fresh, 0.5)),
+            format!(
+                "{:.1} ({:.1}+{:.1})",
+                (r.cpu_per_cycle.0 + r.cpu_per_cycle.1) * 1e3,
+                r.cpu_per_cycle.0 * 1e3,
+                r.cpu_per_cycle.1 * 1e3
+            ),
+            format!(
+                "{:.0}",
+                (r.cpu_per_cycle.0 + r.cpu_per_cycle.1) * 1e6
+                    / r.calls.get("stats").copied().unwrap_or(f64::NAN)
+            ),
             format!("{} × {}s", r.cycles, r.interval.as_secs()),
+            mib(r.collect_peak_kib),
             mib(r.peak_kib),
         ]);
     }
@@ -1272,7 +1369,7 @@ fn print_problems<'a>(items: impl Iterator<Item = (String, &'a BTreeMap<String, 
 // ---------------------------------------------------------------------------
 
 async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
-    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    let dir = temp_dir()?;
     struct Case {
         label: &'static str,
         engine: &'static str,
@@ -1280,6 +1377,7 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
         tick: &'static str,
         concurrency: Option<&'static str>,
         interval: &'static str,
+        cycles: u64,
     }
     let cases = [
         Case {
@@ -1289,6 +1387,7 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
             tick: "0s",
             concurrency: None,
             interval: "2s",
+            cycles: 3,
         },
         Case {
             label: "old (20.10.24)",
@@ -1296,7 +1395,8 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
             api: "1.41",
             tick: "1s",
             concurrency: None,
-            interval: "8s",
+            interval: "4s",
+            cycles: 3,
         },
         Case {
             label: "old (20.10.24)",
@@ -1305,6 +1405,7 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
             tick: "1s",
             concurrency: Some("16"),
             interval: "8s",
+            cycles: 1,
         },
     ];
     let mut t = Table::new(&[
@@ -1313,11 +1414,13 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
         "--stats-tick",
         "stats concurrency",
         "interval",
+        "cycles",
         "engine ms",
         "containers ms",
         "stats ms",
-        "cycle wall ms",
-        "stats errors in the cycle",
+        "cycle wall ms (median)",
+        "range ms",
+        "stats errors (calls unanswered at the deadline)",
     ]);
     let mut problems = Vec::new();
     for &n in &a.sizes {
@@ -1365,32 +1468,39 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
             .await?;
             let client = http_client();
             let interval = humantime::parse_duration(c.interval)?;
-            // Cycle 3 is the first steady one; its figures are published before
-            // cycle 4 lists. The errors counter is read at both ends of it.
+            let metrics = format!("{base}/metrics");
+            // Cycle 3 is the first steady one. A cycle's figures are published
+            // before the next cycle lists; the errors counter is read at both ends.
+            let err_series = "docker_exporter_collector_errors_total{collector=\"stats\"}";
             ctl.wait_list(list0 + 3, interval * 4 + Duration::from_secs(30))
                 .await?;
-            let before = fetch(
-                &client,
-                &format!("{base}/metrics"),
-                false,
-                Duration::from_secs(60),
-            )
-            .await?;
-            let err_series = "docker_exporter_collector_errors_total{collector=\"stats\"}";
-            let e0 = sample(&String::from_utf8_lossy(&before.body), err_series).unwrap_or(0.0);
-            ctl.wait_list(list0 + 4, interval * 3 + Duration::from_secs(30))
-                .await?;
-            let after = fetch(
-                &client,
-                &format!("{base}/metrics"),
-                false,
-                Duration::from_secs(60),
-            )
-            .await?;
-            let text = String::from_utf8_lossy(&after.body);
-            let e1 = sample(&text, err_series).unwrap_or(0.0);
-            let d = |c| collector_duration(&text, c).unwrap_or(f64::NAN);
-            let (de, dc, ds) = (d("engine"), d("containers"), d("stats"));
+            let first = fetch(&client, &metrics, false, Duration::from_secs(60)).await?;
+            let mut e_prev =
+                sample(&String::from_utf8_lossy(&first.body), err_series).unwrap_or(0.0);
+            let (mut walls, mut parts, mut errors) = (Vec::new(), Vec::new(), 0.0);
+            for i in 0..c.cycles {
+                ctl.wait_list(list0 + 4 + i, interval * 3 + Duration::from_secs(30))
+                    .await?;
+                let f = fetch(&client, &metrics, false, Duration::from_secs(60)).await?;
+                let text = String::from_utf8_lossy(&f.body);
+                let e = sample(&text, err_series).unwrap_or(0.0);
+                errors += e - e_prev;
+                e_prev = e;
+                let d = |c| collector_duration(&text, c).unwrap_or(f64::NAN);
+                let (de, dc, ds) = (d("engine"), d("containers"), d("stats"));
+                walls.push(de + dc + ds);
+                parts.push((de, dc, ds));
+            }
+            let mid = {
+                let m = median(&walls);
+                parts
+                    .iter()
+                    .zip(&walls)
+                    .find(|(_, w)| **w == m)
+                    .map_or((f64::NAN, f64::NAN, f64::NAN), |(p, _)| *p)
+            };
+            let lo = walls.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = max_f(&walls);
             t.row(vec![
                 n.to_string(),
                 c.label.into(),
@@ -1400,11 +1510,13 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
                     String::from,
                 ),
                 c.interval.into(),
-                format!("{:.0}", de * 1e3),
-                format!("{:.0}", dc * 1e3),
-                format!("{:.0}", ds * 1e3),
-                format!("{:.0}", (de + dc + ds) * 1e3),
-                format!("{:.0}", e1 - e0),
+                walls.len().to_string(),
+                format!("{:.0}", mid.0 * 1e3),
+                format!("{:.0}", mid.1 * 1e3),
+                format!("{:.0}", mid.2 * 1e3),
+                format!("{:.0}", median(&walls) * 1e3),
+                format!("{:.0}–{:.0}", lo * 1e3, hi * 1e3),
+                format!("{errors:.0}"),
             ]);
             exp.check_alive()?;
             problems.push((
@@ -1415,7 +1527,10 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
     }
     println!("## One-shot stats: old engines (1 s tick) vs new\n");
     println!(
-        "Simulator `--latency {}`; the cycle measured is the third (the first steady one).\n",
+        "Simulator `--latency {}`; the cycles measured are the third and later (steady ones); \
+         the engine, containers and stats columns are those of the median cycle. The stats \
+         fan-out has a deadline (now the larger of the interval and `--docker.timeout`, 10 s): \
+         calls unanswered then count as stats errors.\n",
         a.latency
     );
     t.print();
@@ -1429,6 +1544,9 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
 
 /// Runs the docker CLI on a blocking thread; its stdout, or an error with stderr.
 async fn docker(args: Vec<String>) -> Result<String> {
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        bail!("stopping: not running docker {}", args.join(" "));
+    }
     tokio::task::spawn_blocking(move || {
         let out = Command::new("docker")
             .args(&args)
@@ -1467,7 +1585,7 @@ async fn check_docker(socket: &Path, image: &str) -> Result<String> {
 
 async fn suite_real(bins: &Bins, a: &RealArgs) -> Result<()> {
     let version = check_docker(&a.socket, &a.image).await?;
-    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    let dir = temp_dir()?;
     let name = "dexpbench-ev";
     let _ = docker(sv(&["rm", "-f", name])).await;
     lock(&CONTAINERS).push(name.into());
@@ -1500,74 +1618,108 @@ async fn suite_real(bins: &Bins, a: &RealArgs) -> Result<()> {
         failures: 0,
     };
     let mut first_poll_hits = 0;
+    let (mut from_issue, mut cli, mut start_issue) = (Vec::new(), Vec::new(), Vec::new());
+    let exited = state_line(name, "exited");
     for i in 0..a.runs {
-        docker(sv(&["start", name])).await?;
-        match poll_until(
+        // Start, and time from issuing `docker start` to the first body showing running.
+        let t0 = Instant::now();
+        let start = tokio::spawn(docker(sv(&["start", name])));
+        let up = poll_until(
             &client,
             &metrics,
             &state_line(name, "running"),
-            Instant::now(),
+            t0,
             Duration::from_secs(10),
         )
-        .await
-        {
-            Ok(d) => ev.up.push(d),
+        .await;
+        start.await??;
+        match up {
+            Ok(d) => start_issue.push(d),
             Err(e) => {
                 ev.failures += 1;
                 progress(format!("run {i}: {e}"));
                 continue;
             }
         }
-        docker(sv(&["stop", "-t", "5", name])).await?;
+        // Stop, polling from the moment it is issued; the CLI's return time is kept.
         let t0 = Instant::now();
-        // Whether the first body already shows it (the event beat the CLI).
-        let first = fetch(&client, &metrics, false, Duration::from_secs(30)).await?;
-        if std::str::from_utf8(&first.body).is_ok_and(|s| s.contains(&state_line(name, "exited"))) {
-            first_poll_hits += 1;
-            ev.down.push(t0.elapsed());
-            continue;
-        }
-        match poll_until(
-            &client,
-            &metrics,
-            &state_line(name, "exited"),
-            t0,
-            Duration::from_secs(10),
-        )
-        .await
-        {
-            Ok(d) => ev.down.push(d),
+        let stop = tokio::spawn(async move {
+            docker(sv(&["stop", "-t", "5", name]))
+                .await
+                .map(|_| t0.elapsed())
+        });
+        let seen = poll_until(&client, &metrics, &exited, t0, Duration::from_secs(15)).await;
+        let returned = stop.await??;
+        match seen {
+            Ok(seen) => {
+                from_issue.push(seen);
+                cli.push(returned);
+                if seen <= returned {
+                    // Shown before the CLI returned: the first body fetched after the
+                    // return shows it; its fetch time is the latency.
+                    let t1 = Instant::now();
+                    let f = fetch(&client, &metrics, false, Duration::from_secs(30)).await?;
+                    if std::str::from_utf8(&f.body).is_ok_and(|s| s.contains(&exited)) {
+                        first_poll_hits += 1;
+                        ev.down.push(t1.elapsed());
+                    } else {
+                        ev.failures += 1;
+                        progress(format!("run {i}: exited shown, then not shown"));
+                    }
+                } else {
+                    ev.down.push(seen - returned);
+                }
+            }
             Err(e) => {
                 ev.failures += 1;
                 progress(format!("run {i}: {e}"));
             }
         }
     }
+    from_issue.sort();
+    cli.sort();
+    ev.up = start_issue;
     exp.check_alive()?;
     let peak = peak_rss_kib(exp.pid())?;
     let problems = log_problems(&exp.log_text());
     println!("## Event-to-metric against the real daemon\n");
     println!(
         "Engine {version}; container `{name}` (`sh -c 'trap \"exit 0\" TERM; while :; do sleep 1; done'`); \
-         exporter with default flags on {} (interval 15s); time from `docker stop -t 5` returning to the first \
-         /metrics body with `state=\"exited\"}} 1` (polled every ~1 ms); start→running from `docker start` returning.\n",
+         exporter with default flags on {} (interval 15s, so only the event stream can be this fast). \
+         `/metrics` is polled every ~1 ms from the moment `docker stop -t 5` is issued; \"from return\" is the time \
+         from the CLI returning to the first body with `state=\"exited\"}} 1` (when it was already shown before \
+         the return, the time of the next fetch). start→running is from issuing `docker start`.\n",
         a.socket.display()
     );
     let mut t = Table::new(&[
         "runs",
-        "stop→exited p50 ms",
+        "stop→exited from return p50 ms",
         "p99 ms",
         "max ms",
-        "start→running p50 ms",
+        "from issuing stop p50 ms",
+        "p99 ms",
+        "`docker stop` CLI p50 ms",
+        "already shown at return",
+        "start→running from issue p50 ms",
         "p99 ms",
         "failures",
-        "first poll already showed it",
         "exporter peak RSS MiB",
     ]);
-    let mut cells = ev.cells();
-    cells.push(format!("{first_poll_hits}/{}", ev.down.len()));
-    cells.push(mib(peak));
-    t.row(cells);
+    let c = ev.cells();
+    t.row(vec![
+        c[0].clone(),
+        c[1].clone(),
+        c[2].clone(),
+        c[3].clone(),
+        ms(pct(&from_issue, 0.5)),
+        ms(pct(&from_issue, 0.99)),
+        ms(pct(&cli, 0.5)),
+        format!("{first_poll_hits}/{}", ev.down.len()),
+        c[4].clone(),
+        c[5].clone(),
+        c[6].clone(),
+        mib(peak),
+    ]);
     t.print();
     print_problems(std::iter::once(("real".to_string(), &problems)));
     Ok(())
@@ -1615,6 +1767,7 @@ async fn side_by_side(
     peer: (&Proc, &str),
     requests: usize,
     cap: Duration,
+    min_window: Duration,
     timeout: Duration,
 ) -> Result<PeerRow> {
     let (co, cp) = (http_client(), http_client());
@@ -1625,10 +1778,14 @@ async fn side_by_side(
     let _ = fetch(&cp, &up, false, timeout).await;
     let (o0, p0) = (cpu_seconds(ours.0.pid())?, cpu_seconds(peer.0.pid())?);
     let t0 = Instant::now();
+    // Pairs are spread over at least `min_window`, so that the window holds
+    // some of our periodic cycles as well as the scrapes.
+    let spacing = min_window / requests.max(1) as u32;
     for i in 0..requests {
-        if i > 0 && t0.elapsed() > cap {
+        if i > 0 && t0.elapsed() > cap.max(min_window) {
             break;
         }
+        tokio::time::sleep_until((t0 + spacing * i as u32).into()).await;
         for (client, url, side, who) in [(&co, &uo, &mut so, "ours"), (&cp, &up, &mut sp, "peer")] {
             match fetch(client, url, false, timeout).await {
                 Ok(f) => {
@@ -1659,6 +1816,7 @@ async fn side_by_side(
             t0.elapsed().as_secs_f64()
         ));
     }
+    tokio::time::sleep_until((t0 + min_window).into()).await;
     let window = t0.elapsed();
     so.cpu = cpu_seconds(ours.0.pid())? - o0;
     sp.cpu = cpu_seconds(peer.0.pid())? - p0;
@@ -1694,6 +1852,9 @@ async fn create_containers(image: &str, names: &[String]) -> Result<()> {
         let image = image.to_string();
         set.spawn(async move {
             for n in chunk {
+                if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
                 docker(sv(&["run", "-d", "--name", &n, &image, "sleep", "3600"])).await?;
             }
             anyhow::Ok(())
@@ -1712,7 +1873,7 @@ async fn suite_peer(bins: &Bins, a: &PeerArgs) -> Result<()> {
             a.python.display()
         );
     }
-    let dir = tempfile::Builder::new().prefix("dexpbench-").tempdir()?;
+    let dir = temp_dir()?;
     let sysfs = fake_sysfs(dir.path())?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -1736,6 +1897,7 @@ async fn suite_peer(bins: &Bins, a: &PeerArgs) -> Result<()> {
             (&peer, &pb),
             a.requests,
             Duration::from_secs_f64(a.max_secs),
+            Duration::from_secs_f64(a.min_window_secs),
             Duration::from_secs(300),
         )
         .await?;
@@ -1771,6 +1933,7 @@ async fn suite_peer(bins: &Bins, a: &PeerArgs) -> Result<()> {
             (&peer, &pb),
             a.real_requests,
             Duration::from_secs(3600),
+            Duration::from_secs_f64(a.min_window_secs),
             Duration::from_secs(600),
         )
         .await?;
@@ -1784,8 +1947,10 @@ async fn suite_peer(bins: &Bins, a: &PeerArgs) -> Result<()> {
     println!("## Side by side with glorpen-docker-exporter 1.0.0\n");
     println!(
         "Ours with default flags (interval 15s), the peer as `python -m glorpen_docker_exporter` (it collects at scrape \
-         time, one stats call after another); one scraper, plain text, the two scraped alternately; CPU seconds of each \
-         process over the same wall-clock window (that of the timed scrapes).{}\n",
+         time, one stats call after another); one scraper, plain text, the two scraped alternately, the pairs spread over a \
+         window of at least {:.0} s (so that it holds periodic cycles of ours too); CPU seconds of each process \
+         over that same wall-clock window.{}\n",
+        a.min_window_secs,
         real_version.map_or_else(String::new, |v| format!(" Real daemon: Engine {v}."))
     );
     let mut t = Table::new(&[
@@ -1811,7 +1976,7 @@ async fn suite_peer(bins: &Bins, a: &PeerArgs) -> Result<()> {
                 s.non_200.to_string(),
                 ms(pct(&s.took, 0.5)),
                 ms(pct(&s.took, 0.99)),
-                format!("{:.2}", s.cpu),
+                format!("{:.3}", s.cpu),
                 format!("{:.0}", r.window.as_secs_f64()),
                 mib(s.peak_kib),
                 s.containers.to_string(),
