@@ -57,7 +57,7 @@ pub struct Flags {
     pub collect_interval: Duration,
 
     /// Stats calls in flight at once; default: all at once (up to 512) on
-    /// engines before 25, which answer at a 1 s tick, and 8 on newer ones.
+    /// engines before 25, which answer at a 1 s tick, and 32 on newer ones.
     #[arg(long = "collect.stats-concurrency", value_parser = clap::value_parser!(u16).range(1..))]
     pub stats_concurrency: Option<u16>,
 

@@ -12,8 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Everything `/metrics` shows, as of one moment.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// When this snapshot was published (Unix seconds).
-    pub taken_at: f64,
+    /// When the last periodic collection cycle completed (Unix seconds; 0
+    /// before the first). Event-driven updates between cycles leave it alone,
+    /// so its age tells whether the periodic loop is alive.
+    pub collected_at: f64,
     /// Whether the last call to the engine succeeded.
     pub engine_up: bool,
     pub engine: Option<Arc<Engine>>,
@@ -454,22 +456,18 @@ impl Stats {
 impl Memory {
     fn from_wire(m: &types::MemoryStats) -> Option<Self> {
         let usage = m.usage?;
-        let stats = m.stats.as_ref();
+        let s = m.stats.clone().unwrap_or_default();
         // cgroup v1 names first (`total_*`, hierarchical), then cgroup v2's.
-        let get = |v1: &str, v2: &str| -> Option<u64> {
-            let s = stats?;
-            s.get(v1).or_else(|| s.get(v2)).copied()
-        };
-        let inactive_file = get("total_inactive_file", "inactive_file");
+        let inactive_file = s.total_inactive_file.or(s.inactive_file);
         Some(Memory {
             usage,
             working_set: inactive_file
                 .map(|i| usage.saturating_sub(i))
                 .or(Some(usage)),
-            rss: get("total_rss", "anon"),
-            cache: get("total_cache", "file"),
-            mapped_file: get("total_mapped_file", "file_mapped"),
-            swap: stats.and_then(|s| s.get("total_swap").copied()),
+            rss: s.total_rss.or(s.anon),
+            cache: s.total_cache.or(s.file),
+            mapped_file: s.total_mapped_file.or(s.file_mapped),
+            swap: s.total_swap,
             max_usage: m.max_usage,
             // The engine's `failcnt` is `omitempty`: missing means 0.
             failcnt: Some(m.failcnt.unwrap_or(0)),
@@ -574,7 +572,10 @@ mod tests {
     fn working_set_floors_at_zero() {
         let m = types::MemoryStats {
             usage: Some(100),
-            stats: Some([("total_inactive_file".to_string(), 300)].into()),
+            stats: Some(types::MemoryStatKeys {
+                total_inactive_file: Some(300),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(Memory::from_wire(&m).unwrap().working_set, Some(0));
@@ -584,17 +585,13 @@ mod tests {
     fn cgroup_v2_memory_has_no_swap_or_max_usage() {
         let m = types::MemoryStats {
             usage: Some(1000),
-            stats: Some(
-                [
-                    ("anon", 10),
-                    ("file", 20),
-                    ("file_mapped", 5),
-                    ("inactive_file", 15),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            ),
+            stats: Some(types::MemoryStatKeys {
+                anon: Some(10),
+                file: Some(20),
+                file_mapped: Some(5),
+                inactive_file: Some(15),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let m = Memory::from_wire(&m).unwrap();

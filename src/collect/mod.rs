@@ -54,6 +54,8 @@ pub(crate) struct Working {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
+    /// When the last periodic cycle completed (Unix seconds).
+    pub collected_at: f64,
     /// Whether the event stream is connected; with it, and no resync asked
     /// for, a cycle inspects only containers whose list entry changed.
     pub events_connected: bool,
@@ -109,7 +111,7 @@ impl Working {
             (&a.container.name, &a.container.id).cmp(&(&b.container.name, &b.container.id))
         });
         Snapshot {
-            taken_at: crate::snapshot::now_unix(),
+            collected_at: self.collected_at,
             engine_up: self.engine_up,
             engine: self.engine.clone(),
             containers,
@@ -276,6 +278,7 @@ pub(crate) async fn cycle(
         }
         stats::apply(w, sampled.result, config.collect_interval);
         w.record(STATS, sampled.took, sampled.errors);
+        w.collected_at = crate::snapshot::now_unix();
     });
     true
 }

@@ -15,8 +15,10 @@ use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Concurrency on engines that answer stats at once (Engine 25 and later).
-pub const FAST_ENGINE_CONCURRENCY: usize = 8;
+/// Concurrency on engines that answer stats at once (Engine 25 and later):
+/// 32 calls of ~2 ms each keep a cycle over 1,000 containers near 60 ms and
+/// cost less CPU per call than 8 (fewer wake-ups; see BENCHMARKS.md).
+pub const FAST_ENGINE_CONCURRENCY: usize = 32;
 /// Concurrency on engines that answer one-shot stats at their next 1 s tick.
 pub const TICKING_ENGINE_CONCURRENCY: usize = 512;
 

@@ -172,7 +172,24 @@ pub struct MemoryStats {
     pub usage: Option<u64>,
     pub max_usage: Option<u64>,
     pub failcnt: Option<u64>,
-    pub stats: Option<BTreeMap<String, u64>>,
+    pub stats: Option<MemoryStatKeys>,
+}
+
+/// The keys of `memory_stats.stats` that are used: cgroup v1's hierarchical
+/// `total_*` names and cgroup v2's `memory.stat` names. Naming them (rather
+/// than reading a map) skips the other 20-odd keys without allocating.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MemoryStatKeys {
+    pub total_inactive_file: Option<u64>,
+    pub total_rss: Option<u64>,
+    pub total_cache: Option<u64>,
+    pub total_mapped_file: Option<u64>,
+    pub total_swap: Option<u64>,
+    pub inactive_file: Option<u64>,
+    pub anon: Option<u64>,
+    pub file: Option<u64>,
+    pub file_mapped: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -532,12 +532,12 @@ fn exporter_families<'a>(out: &mut Out<'a>, s: &'a Snapshot) {
     for (name, c) in &s.collectors {
         f.push(vec![("collector", *name)], c.errors_total);
     }
-    if s.taken_at > 0.0 {
+    if s.collected_at > 0.0 {
         out.gauge(
             "docker_exporter_last_collection_timestamp_seconds",
-            "Unix time the current snapshot was taken",
+            "Unix time the last periodic collection cycle completed",
         )
-        .push(vec![], s.taken_at);
+        .push(vec![], s.collected_at);
     }
     out.counter(
         "docker_exporter_event_stream_reconnects_total",

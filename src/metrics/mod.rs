@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The two text formats `/metrics` speaks.
@@ -132,17 +133,22 @@ impl Collector for SnapshotCollector {
     }
 }
 
-/// Encodes a snapshot in one format.
-pub fn render(snapshot: &Arc<Snapshot>, format: Format) -> String {
+/// Encodes a snapshot in one format, into a buffer of `size_hint` bytes (the
+/// last body's size: growing a multi-megabyte String by doubling would leave
+/// up to twice the body allocated for as long as it is cached).
+pub fn render(snapshot: &Arc<Snapshot>, format: Format, size_hint: usize) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(SnapshotCollector(snapshot.clone())));
-    let mut out = String::with_capacity(64 * 1024);
+    let mut out = String::with_capacity(size_hint + size_hint / 16 + 4096);
     let result = match format {
         Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry),
         Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
     };
     // Writing into a String cannot fail; an error here is a bug in a family.
     result.expect("encoding into a String");
+    if out.capacity() > out.len() + out.len() / 8 + 4096 {
+        out.shrink_to_fit();
+    }
     out
 }
 
@@ -151,13 +157,20 @@ pub fn render(snapshot: &Arc<Snapshot>, format: Format) -> String {
 pub struct Exposition {
     snapshot: Arc<Snapshot>,
     bodies: [OnceLock<Bytes>; 4],
+    /// The size of the last plain body of each format, shared by expositions.
+    size_hints: Arc<[AtomicUsize; 2]>,
 }
 
 impl Exposition {
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
+        Self::with_hints(snapshot, Arc::default())
+    }
+
+    fn with_hints(snapshot: Arc<Snapshot>, size_hints: Arc<[AtomicUsize; 2]>) -> Self {
         Exposition {
             snapshot,
             bodies: Default::default(),
+            size_hints,
         }
     }
 
@@ -175,15 +188,17 @@ impl Exposition {
     }
 
     /// The body in `format`, gzip-compressed when `gzip`; made on first use
-    /// (CPU-bound: call it off the async workers when not [`cached`](Self::cached)).
+    /// (CPU-bound: not on an async worker when not [`cached`](Self::cached)).
     pub fn body(&self, format: Format, gzip: bool) -> Bytes {
         self.bodies[Self::slot(format, gzip)]
             .get_or_init(|| {
                 if gzip {
-                    compress(&self.body(format, false))
-                } else {
-                    Bytes::from(render(&self.snapshot, format))
+                    return compress(&self.body(format, false));
                 }
+                let hint = &self.size_hints[(format == Format::OpenMetrics) as usize];
+                let body = render(&self.snapshot, format, hint.load(Ordering::Relaxed));
+                hint.store(body.len(), Ordering::Relaxed);
+                Bytes::from(body)
             })
             .clone()
     }
@@ -192,7 +207,9 @@ impl Exposition {
 fn compress(body: &[u8]) -> Bytes {
     let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::fast());
     gz.write_all(body).expect("gzip into a Vec");
-    Bytes::from(gz.finish().expect("gzip into a Vec"))
+    let mut out = gz.finish().expect("gzip into a Vec");
+    out.shrink_to_fit();
+    Bytes::from(out)
 }
 
 /// The exposition of the newest snapshot a scrape asked for, shared by all
@@ -200,6 +217,7 @@ fn compress(body: &[u8]) -> Bytes {
 #[derive(Debug, Default)]
 pub struct ExpositionCache {
     current: Mutex<Option<Arc<Exposition>>>,
+    size_hints: Arc<[AtomicUsize; 2]>,
 }
 
 impl ExpositionCache {
@@ -209,7 +227,7 @@ impl ExpositionCache {
         match &*current {
             Some(e) if Arc::ptr_eq(e.snapshot(), &snapshot) => e.clone(),
             _ => {
-                let e = Arc::new(Exposition::new(snapshot));
+                let e = Arc::new(Exposition::with_hints(snapshot, self.size_hints.clone()));
                 *current = Some(e.clone());
                 e
             }
