@@ -5,6 +5,7 @@ use docker_exporter::config::{Config, LogFormat, LogLevel};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> anyhow::Result<()> {
+    tune_malloc();
     let config = Config::from_args();
     init_logging(&config);
     tokio::runtime::Builder::new_multi_thread()
@@ -47,6 +48,22 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// A `/metrics` body is megabytes at a thousand containers and is replaced
+/// with every snapshot. glibc's defaults keep such freed buffers: its mmap
+/// threshold rises to the largest block freed (so later bodies land on the
+/// heap and fragment it), and every thread that allocates may get an arena of
+/// its own. A fixed threshold returns each freed body to the system, and two
+/// arenas are plenty for two workers; measured in BENCHMARKS.md.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 fn init_logging(config: &Config) {

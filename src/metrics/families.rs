@@ -18,26 +18,37 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const REVISION: &str = env!("DOCKER_EXPORTER_REVISION");
 const RUSTC_VERSION: &str = env!("DOCKER_EXPORTER_RUSTC_VERSION");
 
-/// Collects the families as they are declared, in order.
-struct Out<'a> {
-    families: Vec<Family<'a>>,
+/// Hands each family to the sink once the next one starts, so that only one
+/// family's series exist at a time (at a thousand containers, all of them
+/// together would be megabytes of label vectors).
+struct Out<'a, 's> {
+    sink: &'s mut dyn FnMut(&Family<'a>) -> std::fmt::Result,
+    current: Option<Family<'a>>,
+    result: std::fmt::Result,
 }
 
-impl<'a> Out<'a> {
+impl<'a> Out<'a, '_> {
     fn add(&mut self, kind: MetricType, name: &'static str, help: &'static str) -> &mut Family<'a> {
-        self.families.push(Family {
+        self.flush();
+        self.current.insert(Family {
             name,
             help,
             kind,
             series: Vec::new(),
-        });
-        self.families.last_mut().expect("just pushed")
+        })
     }
     fn gauge(&mut self, name: &'static str, help: &'static str) -> &mut Family<'a> {
         self.add(MetricType::Gauge, name, help)
     }
     fn counter(&mut self, name: &'static str, help: &'static str) -> &mut Family<'a> {
         self.add(MetricType::Counter, name, help)
+    }
+    fn flush(&mut self) {
+        if let Some(family) = self.current.take() {
+            if self.result.is_ok() {
+                self.result = (self.sink)(&family);
+            }
+        }
     }
 }
 
@@ -60,10 +71,15 @@ impl<'a> Idents<'a> {
     }
 }
 
-/// The families of one snapshot, every series in place.
-pub fn families(s: &Snapshot) -> Vec<Family<'_>> {
+/// Every family of one snapshot, in order, each handed to `sink` in turn.
+pub fn families<'a>(
+    s: &'a Snapshot,
+    sink: &mut dyn FnMut(&Family<'a>) -> std::fmt::Result,
+) -> std::fmt::Result {
     let mut out = Out {
-        families: Vec::with_capacity(96),
+        sink,
+        current: None,
+        result: Ok(()),
     };
     let idents: Vec<Idents<'_>> = s
         .containers
@@ -81,7 +97,8 @@ pub fn families(s: &Snapshot) -> Vec<Family<'_>> {
     resource_families(&mut out, &idents);
     event_families(&mut out, s, &idents);
     exporter_families(&mut out, s);
-    out.families
+    out.flush();
+    out.result
 }
 
 /// cAdvisor's base labels of a container: `name`, `id`, `image`, `container_label_*`.
@@ -95,7 +112,7 @@ fn base_labels(c: &Container) -> Labels<'_> {
     base
 }
 
-fn engine_families<'a>(out: &mut Out<'a>, s: &'a Snapshot) {
+fn engine_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot) {
     out.gauge(
         "docker_up",
         "1 when the last call to the Docker engine succeeded, else 0",
@@ -153,7 +170,7 @@ fn engine_families<'a>(out: &mut Out<'a>, s: &'a Snapshot) {
     }
 }
 
-fn docker_container_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
+fn docker_container_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
     let f = out.gauge(
         "docker_container_info",
         collected!("1 for every container, in every state, with its identity labels"),
@@ -227,7 +244,7 @@ fn live<'a, 'b>(idents: &'b [Idents<'a>]) -> impl Iterator<Item = &'b Idents<'a>
     idents.iter().filter(|i| i.entry.container.state.is_live())
 }
 
-fn spec_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
+fn spec_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
     let f = out.gauge(
         "container_start_time_seconds",
         collected!("Start time of the container since unix epoch in seconds"),
@@ -309,7 +326,7 @@ fn ns_to_s(ns: u64) -> Value {
     Value::Float(ns as f64 / 1e9)
 }
 
-fn resource_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
+fn resource_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
     let with_stats: Vec<(&Idents<'a>, &'a Stats)> = live(idents)
         .filter_map(|i| i.entry.stats.as_deref().map(|s| (i, s)))
         .collect();
@@ -446,7 +463,7 @@ fn resource_families<'a>(out: &mut Out<'a>, idents: &[Idents<'a>]) {
     }
 }
 
-fn event_families<'a>(out: &mut Out<'a>, s: &'a Snapshot, idents: &[Idents<'a>]) {
+fn event_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot, idents: &[Idents<'a>]) {
     let f = out.counter(
         "container_oom_events_total",
         collected!(
@@ -498,7 +515,7 @@ fn event_families<'a>(out: &mut Out<'a>, s: &'a Snapshot, idents: &[Idents<'a>])
     }
 }
 
-fn exporter_families<'a>(out: &mut Out<'a>, s: &'a Snapshot) {
+fn exporter_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot) {
     out.gauge(
         "docker_exporter_build_info",
         "1, with the exporter's version, git revision and rustc version",

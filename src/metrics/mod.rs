@@ -126,10 +126,7 @@ struct SnapshotCollector(Arc<Snapshot>);
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in families(&self.0) {
-            family.encode(&mut encoder)?;
-        }
-        Ok(())
+        families(&self.0, &mut |family| family.encode(&mut encoder))
     }
 }
 
