@@ -1506,7 +1506,7 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
                 c.label.into(),
                 c.tick.into(),
                 c.concurrency.map_or_else(
-                    || format!("auto ({})", if c.tick == "0s" { 8 } else { 512 }),
+                    || format!("auto ({})", if c.tick == "0s" { 32 } else { 512 }),
                     String::from,
                 ),
                 c.interval.into(),
