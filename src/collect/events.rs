@@ -12,8 +12,8 @@ use super::containers::{self, Inspected};
 use super::{LogOnce, Store, Working, EVENTS};
 use crate::config::Config;
 use crate::docker::{types, Client, EventStream};
-use crate::snapshot::{now_unix, Container};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use crate::snapshot::{now_unix, Container, ContainerEvents};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -107,7 +107,6 @@ pub async fn run(
                 // Cancelled on shutdown, or by a cycle that finds the engine gone.
                 let dead = shutdown.child_token();
                 store.update(|w| {
-                    w.events_connected = true;
                     w.events_stream = Some(dead.clone());
                     w.record(EVENTS, Duration::ZERO, 0);
                     if subscribed_before {
@@ -130,14 +129,13 @@ pub async fn run(
                     &dead,
                 )
                 .await;
-                store.update(|w| {
-                    w.events_connected = false;
-                    w.events_stream = None;
-                });
                 if shutdown.is_cancelled() {
                     return;
                 }
-                store.update(|w| w.record(EVENTS, Duration::ZERO, 1));
+                store.update(|w| {
+                    w.events_stream = None;
+                    w.record(EVENTS, Duration::ZERO, 1);
+                });
                 if log.first("stream") {
                     tracing::warn!(error = %ended, "event stream broke; reconnecting");
                 } else {
@@ -218,8 +216,15 @@ async fn follow(
                 }
             }
         }
-        errors += apply_batch(client, store, config, cursor, events, log).await;
-        store.update(|w| w.record(EVENTS, started.elapsed(), errors));
+        let fx = effects(cursor, &events);
+        let changes = inspect_changes(client, store, config, fx, log).await;
+        store.update(|w| {
+            if let Some(changes) = changes {
+                errors += changes.errors;
+                changes.apply(w);
+            }
+            w.record(EVENTS, started.elapsed(), errors);
+        });
         if let Some(e) = broke {
             return e;
         }
@@ -293,17 +298,24 @@ fn effects(cursor: &mut Cursor, events: &[types::Event]) -> Effects {
     fx
 }
 
-async fn apply_batch(
+/// A batch's effects with the changed containers inspected, ready to apply.
+struct Changes {
+    fx: Effects,
+    inspected: Vec<(String, Inspected)>,
+    errors: u64,
+}
+
+/// Inspects the containers a batch changed; `None` when it changed nothing
+/// (replays only).
+async fn inspect_changes(
     client: &Client,
     store: &Store,
     config: &Config,
-    cursor: &mut Cursor,
-    events: Vec<types::Event>,
+    fx: Effects,
     log: &mut LogOnce,
-) -> u64 {
-    let fx = effects(cursor, &events);
+) -> Option<Changes> {
     if fx == Effects::default() {
-        return 0;
+        return None;
     }
     let driver = store.read(|w| {
         w.engine
@@ -313,11 +325,21 @@ async fn apply_batch(
     });
     let (inspected, errors) =
         containers::inspect_all(client, config, &driver, fx.inspect.iter().cloned(), log).await;
-    store.update(|w| {
+    Some(Changes {
+        fx,
+        inspected,
+        errors,
+    })
+}
+
+impl Changes {
+    /// Applies the new container views and the counts, marking each changed
+    /// container so that a cycle that began earlier keeps this view.
+    fn apply(self, w: &mut Working) {
         w.generation += 1;
         let generation = w.generation;
-        let mut gone = fx.destroyed.clone();
-        for (id, result) in inspected {
+        let mut gone = self.fx.destroyed.clone();
+        for (id, result) in self.inspected {
             match result {
                 Inspected::Built(c) => {
                     w.containers.insert(id.clone(), c);
@@ -336,18 +358,26 @@ async fn apply_batch(
             w.list_keys.remove(&id);
             w.touched.insert(id, generation);
         }
-        count(w, &fx);
-    });
-    errors
+        count(w, &self.fx);
+    }
+}
+
+/// The current containers by name.
+fn by_name(containers: &HashMap<String, Arc<Container>>) -> BTreeMap<&str, &Arc<Container>> {
+    containers.values().map(|c| (c.name.as_str(), c)).collect()
+}
+
+/// Notes that a container of this name exists now, as `c`.
+fn seen(e: &mut ContainerEvents, c: &Arc<Container>) {
+    if e.last_known.as_ref().is_none_or(|k| !Arc::ptr_eq(k, c)) {
+        e.last_known = Some(c.clone());
+    }
+    e.gone_since = None;
 }
 
 /// Adds a batch's counts to the counters.
 fn count(w: &mut Working, fx: &Effects) {
-    let by_name: BTreeMap<&str, &Arc<Container>> = w
-        .containers
-        .values()
-        .map(|c| (c.name.as_str(), c))
-        .collect();
+    let by_name = by_name(&w.containers);
     let events = Arc::make_mut(&mut w.events);
     for (key, n) in &fx.by_type {
         *events.by_type.entry(key.clone()).or_default() += n;
@@ -359,8 +389,7 @@ fn count(w: &mut Working, fx: &Effects) {
             e.oom += n;
         }
         if let Some(c) = by_name.get(name.as_str()) {
-            e.last_known = Some((*c).clone());
-            e.gone_since = None;
+            seen(e, c);
         }
     }
 }
@@ -372,20 +401,13 @@ pub(super) fn prune(w: &mut Working) {
         return;
     }
     let now = now_unix();
-    let by_name: BTreeMap<&str, &Arc<Container>> = w
-        .containers
-        .values()
-        .map(|c| (c.name.as_str(), c))
-        .collect();
+    let by_name = by_name(&w.containers);
     let events = Arc::make_mut(&mut w.events);
     events
         .by_container
         .retain(|name, e| match by_name.get(name.as_str()) {
             Some(c) => {
-                if e.last_known.as_ref().is_none_or(|k| !Arc::ptr_eq(k, c)) {
-                    e.last_known = Some((*c).clone());
-                }
-                e.gone_since = None;
+                seen(e, c);
                 true
             }
             None => now - *e.gone_since.get_or_insert(now) < RETENTION.as_secs_f64(),

@@ -56,11 +56,10 @@ pub(crate) struct Working {
     pub event_stream_reconnects: u64,
     /// When the last periodic cycle completed (Unix seconds).
     pub collected_at: f64,
-    /// Whether the event stream is connected; with it, and no resync asked
-    /// for, a cycle inspects only containers whose list entry changed.
-    pub events_connected: bool,
-    /// Cancels the open event stream (a cycle that finds the engine gone
-    /// uses it: the stream has no read timeout of its own).
+    /// Set while the event stream is connected (with it, and no resync asked
+    /// for, a cycle inspects only containers whose list entry changed); it
+    /// cancels the stream when a cycle finds the engine gone, as the stream has
+    /// no read timeout of its own.
     pub events_stream: Option<CancellationToken>,
     /// Bumped when the event stream (re)connects; a cycle that inspects
     /// everything catches up `resynced` to it.
@@ -152,9 +151,12 @@ impl Store {
         f(&self.working.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Asks the periodic loop for a full cycle now.
+    /// Asks the periodic loop for a full cycle now (nothing to publish yet).
     pub(crate) fn request_resync(&self) {
-        self.update(|w| w.resync_requested += 1);
+        self.working
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .resync_requested += 1;
         self.resync.notify_one();
     }
 }
@@ -246,7 +248,7 @@ pub(crate) async fn cycle(
     let engine_info = engine_info.clone();
     let (full, resync_to) = store.read(|w| {
         (
-            !w.events_connected || w.resync_requested > w.resynced,
+            w.events_stream.is_none() || w.resync_requested > w.resynced,
             w.resync_requested,
         )
     });

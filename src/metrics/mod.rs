@@ -159,11 +159,7 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    pub fn new(snapshot: Arc<Snapshot>) -> Self {
-        Self::with_hints(snapshot, Arc::default())
-    }
-
-    fn with_hints(snapshot: Arc<Snapshot>, size_hints: Arc<[AtomicUsize; 2]>) -> Self {
+    fn new(snapshot: Arc<Snapshot>, size_hints: Arc<[AtomicUsize; 2]>) -> Self {
         Exposition {
             snapshot,
             bodies: Default::default(),
@@ -224,7 +220,7 @@ impl ExpositionCache {
         match &*current {
             Some(e) if Arc::ptr_eq(e.snapshot(), &snapshot) => e.clone(),
             _ => {
-                let e = Arc::new(Exposition::with_hints(snapshot, self.size_hints.clone()));
+                let e = Arc::new(Exposition::new(snapshot, self.size_hints.clone()));
                 *current = Some(e.clone());
                 e
             }
