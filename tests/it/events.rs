@@ -107,18 +107,7 @@ async fn state_changes_arrive_by_events() {
     );
 
     // Health turning unhealthy.
-    sc.run(
-        "sick",
-        &[
-            "--health-cmd",
-            "false",
-            "--health-interval",
-            "1s",
-            "--health-retries",
-            "1",
-        ],
-        &["sleep", "3600"],
-    );
+    sc.run_unhealthy("sick");
     let sick = sc.name("sick");
     exporter
         .wait_for(Duration::from_secs(30), "unhealthy", |m| {

@@ -44,18 +44,7 @@ async fn container_states_match_docker_inspect() {
         &["--health-cmd", "true", "--health-interval", "1s"],
         &["sleep", "3600"],
     );
-    sc.run(
-        "unhealthy",
-        &[
-            "--health-cmd",
-            "false",
-            "--health-interval",
-            "1s",
-            "--health-retries",
-            "1",
-        ],
-        &["sleep", "3600"],
-    );
+    sc.run_unhealthy("unhealthy");
     wait_until(Duration::from_secs(60), "the scenario to settle", || {
         sc.inspect("exited3", "{{.State.Status}}") == "exited"
             && sc.inspect("restarting", "{{.RestartCount}}") != "0"

@@ -328,6 +328,22 @@ impl Scenario {
         panic!("the engine reported no OOM kill in 4 tries");
     }
 
+    /// Runs a container whose health check always fails (unhealthy after ~1 s).
+    pub fn run_unhealthy(&self, short: &str) -> String {
+        self.run(
+            short,
+            &[
+                "--health-cmd",
+                "false",
+                "--health-interval",
+                "1s",
+                "--health-retries",
+                "1",
+            ],
+            &["sleep", "3600"],
+        )
+    }
+
     /// `docker inspect -f <format> <prefix><short>`.
     pub fn inspect(&self, short: &str, format: &str) -> String {
         docker(&["inspect", "-f", format, &self.name(short)])
