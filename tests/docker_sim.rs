@@ -767,6 +767,59 @@ async fn churn_and_event_rate_produce_events() {
         .any(|c| c["Names"][0].as_str().unwrap() >= "/sim-00050"));
 }
 
+#[tokio::test]
+async fn event_skew_puts_stamps_out_of_order_and_replays_stop_like_the_daemons() {
+    let sim = Sim::start(&["--containers", "4", "--event-skew", "1ms"]);
+    let mut stream = open_stream(&sim.sock, "/v1.44/events").await;
+    sim.post("/_sim/set", json!({"event_rate": "200"})).await;
+    let mut stamps = Vec::new();
+    while stamps.len() < 40 {
+        stamps.push(stream.next_event().await["timeNano"].as_i64().unwrap());
+    }
+    sim.post("/_sim/set", json!({"event_rate": "0"})).await;
+    assert!(
+        stamps.windows(2).any(|w| w[1] < w[0]),
+        "some stamp goes backwards: {stamps:?}"
+    );
+    let published = sim.json("/_sim/calls").await["events_published"]
+        .as_u64()
+        .unwrap();
+    assert!(published >= 40, "published {published}");
+    // A replay walks back from the newest event and stops at the first one
+    // stamped before `since`, as the daemon's does: with `since` just after a
+    // stamp that went backwards, it ends there although older entries of the
+    // history carry later stamps.
+    let i = stamps.windows(2).position(|w| w[1] < w[0]).unwrap() + 1;
+    let ts = |n: i64| format!("{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
+    let until = ts(*stamps.iter().max().unwrap() + 1);
+    let r = sim
+        .get(&format!(
+            "/v1.44/events?since={}&until={until}",
+            ts(stamps[i] + 1)
+        ))
+        .await;
+    let replayed: Vec<i64> = r
+        .text()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["timeNano"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        !replayed.contains(&stamps[i - 1]),
+        "the replay stopped at the older stamp: {replayed:?}"
+    );
+    assert!(replayed.iter().all(|t| *t > stamps[i]));
+    // A bad rate is refused.
+    let bad = sim
+        .req("POST", "/_sim/set", Some(r#"{"event_rate": "fast"}"#))
+        .await
+        .unwrap();
+    assert_eq!(bad.status, 400);
+}
+
 // ---------------------------------------------------------------------------
 // Fixtures and process life
 // ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@
 //! | `--two-sample-delay DUR` | 1s | wait of `stream=false` stats without `one-shot` |
 //! | `--churn-per-sec R` | 0 | synthetic: destroy R and create R containers every second |
 //! | `--event-rate R` | 0 | synthetic: R events per second (health checks, some die/start) |
+//! | `--event-skew DUR` | 0s | every other event is stamped DUR before it is published, so consecutive `timeNano`s go backwards, as a busy daemon's do (it stamps an event, then publishes it) |
 //! | `--ncpu N`, `--seed S` | 8, 42 | synthetic host CPUs; seed of ids and random choices |
 //!
 //! ## Engine API (any `/vX.Y` prefix, or none)
@@ -62,7 +63,12 @@
 //!   `events`, `close` and `garbage` act at once on the open streams (and on the next
 //!   `count` subscriptions only if a count is given). It answers `{"ok":true,"open_streams":N}`.
 //!   `POST /_sim/clear-faults`.
-//! * `POST /_sim/set` `{"latency":"5ms","stats_tick":"1s","two_sample_delay":"1s"}`.
+//! * `POST /_sim/set` `{"latency":"5ms","stats_tick":"1s","two_sample_delay":"1s","event_skew":"50us","event_rate":"0"}`.
+//!
+//! Like the daemon, `/events?since=` replays the kept events by walking back from
+//! the newest and stopping at the first one stamped before `since`; so with
+//! out-of-order stamps a replay can stop short of an event stamped after `since`.
+//! `GET /_sim/calls` also says how many events were published (`events_published`).
 
 // The large `json!` bodies (inspect, info) need more macro recursion than the default.
 #![recursion_limit = "256"]
@@ -153,6 +159,9 @@ struct Args {
     /// Synthetic: events per second.
     #[arg(long, default_value_t = 0.0)]
     event_rate: f64,
+    /// Every other event is stamped this long before it is published.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    event_skew: Duration,
     /// Synthetic: CPUs of the host.
     #[arg(long, default_value_t = 8)]
     ncpu: u32,
@@ -460,23 +469,36 @@ enum StreamMsg {
 struct EventHub {
     history: Mutex<VecDeque<Arc<EvRec>>>,
     tx: broadcast::Sender<StreamMsg>,
+    /// `--event-skew` in nanoseconds.
+    skew: AtomicU64,
+    /// Events published so far.
+    published: AtomicU64,
 }
 
 impl EventHub {
-    fn new(initial: Vec<Arc<EvRec>>) -> Self {
+    fn new(initial: Vec<Arc<EvRec>>, skew: Duration) -> Self {
         let skip = initial.len().saturating_sub(HISTORY_CAP);
         let history = initial.into_iter().skip(skip).collect();
         let tx = broadcast::channel(65_536).0;
         Self {
             history: Mutex::new(history),
             tx,
+            skew: AtomicU64::new(nanos(skew)),
+            published: AtomicU64::new(0),
         }
     }
 
     fn publish(&self, mut ev: Event) -> Event {
+        let n = self.published.fetch_add(1, Relaxed);
         if ev.time_nano == 0 {
+            // Every other event was stamped `skew` before it is published.
+            let skew = if n % 2 == 1 {
+                self.skew.load(Relaxed)
+            } else {
+                0
+            };
             ev.time_nano = match ev.time {
-                0 => unix_nanos(SystemTime::now()),
+                0 => unix_nanos(SystemTime::now()) - skew as i64,
                 t => t * 1_000_000_000,
             };
         }
@@ -504,13 +526,22 @@ impl EventHub {
         ev
     }
 
-    /// A live receiver, plus the kept events at or after `since` (if given).
+    /// A live receiver, plus the kept events from `since` (if given) as the
+    /// daemon finds them: walking back from the newest, up to the first one
+    /// stamped before `since`.
     fn subscribe(&self, since: Option<i64>) -> (Vec<Arc<EvRec>>, broadcast::Receiver<StreamMsg>) {
         let history = self.history.lock().unwrap();
-        let replay = history
-            .iter()
-            .filter(|r| since.is_some_and(|s| r.time_nano >= s));
-        (replay.cloned().collect(), self.tx.subscribe())
+        let mut replay: Vec<_> = match since {
+            Some(s) => history
+                .iter()
+                .rev()
+                .take_while(|r| r.time_nano >= s)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        replay.reverse();
+        (replay, self.tx.subscribe())
     }
 }
 
@@ -1380,7 +1411,7 @@ impl World {
 }
 
 /// The `--churn-per-sec` / `--event-rate` driver (synthetic mode), ten ticks a second.
-async fn drive(sim: Arc<Sim>, churn: u32, rate: f64) {
+async fn drive(sim: Arc<Sim>, churn: u32) {
     let Data::Synthetic(world) = &sim.data else {
         return;
     };
@@ -1397,7 +1428,7 @@ async fn drive(sim: Arc<Sim>, churn: u32, rate: f64) {
             if churn > 0 && n % 10 == 0 {
                 w.churn(churn, &mut out);
             }
-            budget += rate / 10.0;
+            budget += f64::from_bits(sim.event_rate.load(Relaxed)) / 10.0;
             while budget >= 1.0 {
                 match w.activity(&mut out) {
                     0 => budget = 0.0,
@@ -1434,6 +1465,8 @@ struct Sim {
     calls: Calls,
     faults: Mutex<Vec<Fault>>,
     events: EventHub,
+    /// Synthetic: events per second (`f64` bits), settable through `/_sim/set`.
+    event_rate: AtomicU64,
     data: Data,
 }
 
@@ -1482,7 +1515,8 @@ impl Sim {
             two_sample_delay: AtomicU64::new(nanos(args.two_sample_delay)),
             calls: Calls::default(),
             faults: Mutex::default(),
-            events: EventHub::new(history),
+            events: EventHub::new(history, args.event_skew),
+            event_rate: AtomicU64::new(args.event_rate.to_bits()),
             data,
         })
     }
@@ -1869,7 +1903,11 @@ async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Reply {
     let ok = || json_reply(StatusCode::OK, &json!({"ok": true}));
     let bad = |msg: String| error(StatusCode::BAD_REQUEST, msg);
     match (method.as_str(), what) {
-        ("GET", "calls") => json_reply(StatusCode::OK, &sim.calls.snapshot()),
+        ("GET", "calls") => {
+            let mut calls = sim.calls.snapshot();
+            calls["events_published"] = sim.events.published.load(Relaxed).into();
+            json_reply(StatusCode::OK, &calls)
+        }
         ("POST", "reset-calls") => {
             sim.calls.reset();
             ok()
@@ -1917,10 +1955,18 @@ async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Reply {
                 Err(e) => return bad(format!("invalid settings: {e}")),
             };
             for (k, val) in settings {
+                if k == "event_rate" {
+                    match val.parse::<f64>() {
+                        Ok(r) if r >= 0.0 => sim.event_rate.store(r.to_bits(), Relaxed),
+                        _ => return bad(format!("event_rate: not a rate: {val:?}")),
+                    }
+                    continue;
+                }
                 let slot = match k.as_str() {
                     "latency" => &sim.latency,
                     "stats_tick" => &sim.stats_tick,
                     "two_sample_delay" => &sim.two_sample_delay,
+                    "event_skew" => &sim.events.skew,
                     _ => return bad(format!("unknown setting {k:?}")),
                 };
                 match humantime::parse_duration(&val) {
@@ -1952,9 +1998,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let listener = tokio::net::UnixListener::bind(socket)
         .map_err(|e| format!("binding {}: {e}", socket.display()))?;
-    if args.churn_per_sec > 0 || args.event_rate > 0.0 {
-        tokio::spawn(drive(sim.clone(), args.churn_per_sec, args.event_rate));
-    }
+    tokio::spawn(drive(sim.clone(), args.churn_per_sec));
     let app = axum::Router::new().fallback(handle).with_state(sim.clone());
     let mode = match &args.fixtures {
         Some(dir) => format!("fixtures {}", dir.display()),

@@ -2,10 +2,13 @@
 //! container event to the snapshot at once, between periodic cycles.
 //!
 //! It subscribes before the first list (the periodic loop waits for the first
-//! attempt), with `since` = the exporter's start, so no change is missed. When the stream breaks it reconnects
-//! with capped backoff and `since` = the engine time (ns) of the last event
-//! seen, skips what it already counted, counts the reconnect and asks for a
-//! full resync. The stream has no read timeout: a cycle that finds the engine
+//! attempt), with `since` = the exporter's start, so no change is missed. Every
+//! event of a live stream is counted, in whatever order its stamps come (the
+//! engine publishes events a little after stamping them). When the stream
+//! breaks it reconnects with capped backoff and `since` = [`REPLAY_MARGIN`]
+//! before the newest event counted, skips exactly the replayed events it had
+//! counted (by stamp, type, action and actor), counts the reconnect and asks for
+//! a full resync. The stream has no read timeout: a cycle that finds the engine
 //! unreachable tells this task to reconnect instead.
 
 use super::containers::{self, Inspected};
@@ -13,7 +16,7 @@ use super::{LogOnce, Store, Working, EVENTS};
 use crate::config::Config;
 use crate::docker::{types, Client, EventStream};
 use crate::snapshot::{now_unix, Container, ContainerEvents};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -44,33 +47,91 @@ pub const RETENTION: Duration = Duration::from_secs(300);
 /// Events handled in one batch at most (the rest wait for the next).
 const BATCH: usize = 1024;
 
-/// An event's place in the engine's timeline, for skipping replays.
-#[derive(Debug, Default)]
-struct Cursor {
-    /// `timeNano` of the newest event counted.
-    last_nano: i64,
-    /// The events counted at exactly `last_nano`.
-    at_last: HashSet<(String, String, String)>,
+/// How far before the newest counted event a resubscription starts. The engine
+/// stamps an event when it makes it and publishes it a little later, so under
+/// concurrent changes the stream is not in `timeNano` order: an event missed
+/// during a break can carry a stamp older than the newest one counted. Starting
+/// the replay this much earlier gets it back; what the replay repeats is skipped
+/// by key.
+pub const REPLAY_MARGIN: Duration = Duration::from_secs(1);
+
+/// Keys remembered at most for skipping replays (bounded memory under a flood;
+/// an engine replays at most its last 256 events anyway).
+const REMEMBERED_MAX: usize = 8192;
+
+/// What identifies an event: its stamp, type, action and actor.
+type EventKey = (i64, String, String, String);
+
+/// The events counted lately, for skipping what the engine replays after a
+/// reconnect, and only then: a live stream is never deduplicated, whatever the
+/// order of its stamps.
+#[derive(Debug)]
+struct Counted {
+    /// `timeNano` of the newest event counted (or the exporter's start).
+    newest: i64,
+    /// No resubscription starts before this: the exporter's start, raised past
+    /// any key forgotten because of [`REMEMBERED_MAX`].
+    floor: i64,
+    /// Keys of the events counted with a stamp within [`REPLAY_MARGIN`] of
+    /// `newest`, in arrival order (`keys` holds the same, for look-ups).
+    recent: VecDeque<EventKey>,
+    keys: HashSet<EventKey>,
+    /// Set by a resubscription: events stamped at or before this may be replays.
+    replay_until: Option<i64>,
 }
 
-impl Cursor {
-    /// True when the event is new (and records it), false for a replay.
-    fn advance(&mut self, nano: i64, key: (String, String, String)) -> bool {
-        if nano < self.last_nano {
-            return false;
+impl Counted {
+    fn new(start_nano: i64) -> Counted {
+        Counted {
+            newest: start_nano,
+            floor: start_nano,
+            recent: VecDeque::new(),
+            keys: HashSet::new(),
+            replay_until: None,
         }
-        if nano > self.last_nano {
-            self.last_nano = nano;
-            self.at_last.clear();
-        }
-        self.at_last.insert(key)
     }
 
-    /// `since` for a resubscription: the last event's time, to the nanosecond.
-    fn since(&self) -> (i64, u32) {
+    /// True when the event is to be counted (and records it); false only for an
+    /// event the engine replays after a resubscription and that was counted.
+    fn admit(&mut self, key: EventKey) -> bool {
+        let nano = key.0;
+        if self.replay_until.is_some_and(|until| nano <= until) && self.keys.contains(&key) {
+            return false;
+        }
+        self.newest = self.newest.max(nano);
+        let oldest_kept = self.newest.saturating_sub(REPLAY_MARGIN.as_nanos() as i64);
+        if nano >= oldest_kept {
+            self.keys.insert(key.clone());
+            self.recent.push_back(key);
+        }
+        while let Some(front) = self.recent.front() {
+            let too_many = self.recent.len() > REMEMBERED_MAX;
+            if front.0 >= oldest_kept && !too_many {
+                break;
+            }
+            if too_many {
+                // Forgotten early: a replay must not reach back to it.
+                self.floor = self.floor.max(front.0.saturating_add(1));
+            }
+            self.keys.remove(front);
+            self.recent.pop_front();
+        }
+        true
+    }
+
+    /// Starts a resubscription: returns its `since` (seconds, nanoseconds), a
+    /// margin before the newest event counted, and skips replays from now on.
+    fn resubscribe(&mut self) -> (i64, u32) {
+        let since = self
+            .newest
+            .saturating_sub(REPLAY_MARGIN.as_nanos() as i64)
+            .max(self.floor);
+        if self.newest > self.floor || !self.keys.is_empty() {
+            self.replay_until = Some(self.newest);
+        }
         (
-            self.last_nano.div_euclid(1_000_000_000),
-            self.last_nano.rem_euclid(1_000_000_000) as u32,
+            since.div_euclid(1_000_000_000),
+            since.rem_euclid(1_000_000_000) as u32,
         )
     }
 }
@@ -85,17 +146,15 @@ pub async fn run(
     let start = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let mut cursor = Cursor {
-        last_nano: start.as_nanos() as i64,
-        ..Default::default()
-    };
+    let mut counted = Counted::new(i64::try_from(start.as_nanos()).unwrap_or(i64::MAX));
     let mut log = LogOnce::default();
     let mut subscribed_before = false;
     let mut failures: u32 = 0;
     loop {
+        let since = counted.resubscribe();
         let opened = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = client.events(Some(cursor.since())) => r,
+            r = client.events(Some(since)) => r,
         };
         store.subscribe_tried.send_replace(true);
         match opened {
@@ -124,7 +183,7 @@ pub async fn run(
                     &client,
                     &store,
                     &config,
-                    &mut cursor,
+                    &mut counted,
                     &mut log,
                     &dead,
                 )
@@ -164,7 +223,7 @@ async fn follow(
     client: &Client,
     store: &Store,
     config: &Config,
-    cursor: &mut Cursor,
+    counted: &mut Counted,
     log: &mut LogOnce,
     dead: &CancellationToken,
 ) -> String {
@@ -216,7 +275,7 @@ async fn follow(
                 }
             }
         }
-        let fx = effects(cursor, &events);
+        let fx = effects(counted, &events);
         let changes = inspect_changes(client, store, config, fx, log).await;
         store.update(|w| {
             if let Some(changes) = changes {
@@ -255,7 +314,7 @@ fn container_action(action: &str) -> Option<&'static str> {
 }
 
 /// Counts the new events of a batch and says which containers changed.
-fn effects(cursor: &mut Cursor, events: &[types::Event]) -> Effects {
+fn effects(counted: &mut Counted, events: &[types::Event]) -> Effects {
     let mut fx = Effects::default();
     for e in events {
         let kind = e.kind.clone().unwrap_or_default();
@@ -266,7 +325,7 @@ fn effects(cursor: &mut Cursor, events: &[types::Event]) -> Effects {
             .time_nano
             .or(e.time.map(|t| t.saturating_mul(1_000_000_000)))
             .unwrap_or(0);
-        if !cursor.advance(nano, (kind.clone(), action.clone(), id.clone())) {
+        if !counted.admit((nano, kind.clone(), action.clone(), id.clone())) {
             continue;
         }
         *fx.by_type
@@ -438,36 +497,176 @@ mod tests {
         assert_eq!(container_action("die"), Some("die"));
     }
 
+    /// A time well after the epoch, so that the margin arithmetic is realistic.
+    const T0: i64 = 1_700_000_000_000_000_000;
+    const MARGIN: i64 = REPLAY_MARGIN.as_nanos() as i64;
+
+    fn total(fx: &Effects) -> u64 {
+        fx.by_type.values().sum()
+    }
+
     #[test]
-    fn replayed_events_are_not_counted_twice() {
-        let mut cursor = Cursor::default();
-        let first = [
-            event("container", "start", "a", "x", 10),
-            event("container", "die", "a", "x", 20),
-            event("container", "destroy", "b", "y", 20),
+    fn a_live_stream_out_of_stamp_order_loses_nothing() {
+        let mut counted = Counted::new(T0);
+        // Three containers changing at once: each event is published a few
+        // microseconds after it is stamped, so the stamps go back and forth.
+        let live = [
+            event("container", "start", "a", "x", T0 + 5_000),
+            event("container", "start", "b", "y", T0 + 3_000),
+            event("container", "die", "c", "z", T0 + 4_000),
+            event("container", "die", "a", "x", T0 + 9_000),
+            event("container", "destroy", "c", "z", T0 + 8_000),
+            event("container", "die", "b", "y", T0 + 7_000),
         ];
-        let fx = effects(&mut cursor, &first);
-        assert_eq!(fx.by_type.values().sum::<u64>(), 3);
-        assert_eq!(cursor.since(), (0, 20));
-        // The engine replays from `since` (>=): the two at t=20 again, then a new one.
+        let fx = effects(&mut counted, &live);
+        assert_eq!(total(&fx), 6, "every live event counted: {fx:?}");
+        assert_eq!(fx.by_container.get(&("y".into(), "die")), Some(&1));
+        assert_eq!(fx.by_container.get(&("z".into(), "die")), Some(&1));
+        assert_eq!(fx.inspect, BTreeSet::from(["a".into(), "b".into()]));
+        assert_eq!(fx.destroyed, BTreeSet::from(["c".to_string()]));
+        // The same event twice on a live stream (the engine never does this,
+        // but the stream is not the place to second-guess it) is counted twice.
+        let fx = effects(
+            &mut counted,
+            &[event("container", "die", "a", "x", T0 + 9_000)],
+        );
+        assert_eq!(total(&fx), 1);
+    }
+
+    #[test]
+    fn a_replay_after_a_reconnect_counts_each_event_once() {
+        let mut counted = Counted::new(T0);
+        let before_break = [
+            event("container", "start", "a", "x", T0 + 100),
+            event("container", "start", "b", "y", T0 + 90),
+            event("container", "die", "a", "x", T0 + 300),
+        ];
+        assert_eq!(total(&effects(&mut counted, &before_break)), 3);
+        // Missed while the stream was down: one stamped before the newest
+        // event counted (published late), and a newer one.
+        let since = counted.resubscribe();
+        let since_nano = since.0 * 1_000_000_000 + i64::from(since.1);
+        assert_eq!(since_nano, T0.max(T0 + 300 - MARGIN));
+        // The engine replays what it keeps stamped at or after `since`, in
+        // publish order, then goes on live.
         let replay = [
-            event("container", "die", "a", "x", 20),
-            event("container", "destroy", "b", "y", 20),
-            event("container", "start", "a", "x", 30),
-            event("image", "pull", "img", "", 30),
+            event("container", "start", "a", "x", T0 + 100),
+            event("container", "start", "b", "y", T0 + 90),
+            event("container", "die", "a", "x", T0 + 300),
+            event("container", "die", "b", "y", T0 + 250),
+            event("container", "destroy", "a", "x", T0 + 400),
+            event("container", "start", "c", "z", T0 + 350),
         ];
-        let fx = effects(&mut cursor, &replay);
-        assert_eq!(fx.by_type.values().sum::<u64>(), 2);
-        assert_eq!(fx.by_container.get(&("x".into(), "start")), Some(&1));
-        assert_eq!(fx.inspect, BTreeSet::from(["a".to_string()]));
-        assert!(fx.destroyed.is_empty());
+        let fx = effects(&mut counted, &replay);
+        assert_eq!(total(&fx), 3, "only the missed events: {fx:?}");
+        assert_eq!(fx.by_container.get(&("y".into(), "die")), Some(&1));
+        assert_eq!(fx.by_container.get(&("y".into(), "start")), None);
+        assert_eq!(fx.by_container.get(&("x".into(), "destroy")), Some(&1));
+        assert_eq!(fx.by_container.get(&("z".into(), "start")), Some(&1));
+        // A second break in a row: still each event once.
+        counted.resubscribe();
+        let again = [
+            event("container", "die", "b", "y", T0 + 250),
+            event("container", "start", "c", "z", T0 + 350),
+            event("container", "die", "c", "z", T0 + 340),
+        ];
+        let fx = effects(&mut counted, &again);
+        assert_eq!(total(&fx), 1, "{fx:?}");
+        assert_eq!(fx.by_container.get(&("z".into(), "die")), Some(&1));
+    }
+
+    #[test]
+    fn the_first_subscription_starts_at_the_exporters_start() {
+        let mut counted = Counted::new(T0);
+        assert_eq!(counted.resubscribe(), (T0 / 1_000_000_000, 0));
+        assert_eq!(
+            counted.replay_until, None,
+            "nothing counted, nothing to skip"
+        );
+        // A break before any event: still from the start, never before it.
+        assert_eq!(counted.resubscribe(), (T0 / 1_000_000_000, 0));
+        // Long after the start, the replay reaches back the margin.
+        let late = T0 + 60 * 1_000_000_000 + 7;
+        effects(&mut counted, &[event("container", "start", "a", "x", late)]);
+        let since = counted.resubscribe();
+        assert_eq!(since.0 * 1_000_000_000 + i64::from(since.1), late - MARGIN);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_a_replay_never_reaches_a_forgotten_key() {
+        let mut counted = Counted::new(T0);
+        let n = REMEMBERED_MAX + 100;
+        let flood: Vec<_> = (0..n)
+            .map(|i| event("container", "exec_start", "a", "x", T0 + 10 + i as i64))
+            .collect();
+        assert_eq!(total(&effects(&mut counted, &flood)), n as u64);
+        assert!(counted.recent.len() <= REMEMBERED_MAX);
+        assert!(counted.keys.len() <= REMEMBERED_MAX);
+        let since = counted.resubscribe();
+        let since_nano = since.0 * 1_000_000_000 + i64::from(since.1);
+        // The forgotten keys are older than `since`, so no replay repeats them.
+        assert_eq!(since_nano, T0 + 10 + 100);
+        let replay: Vec<_> = flood[100..].to_vec();
+        assert_eq!(total(&effects(&mut counted, &replay)), 0);
+        // Old stamps leave the window as newer events come.
+        let much_later = T0 + 10 * MARGIN;
+        effects(
+            &mut counted,
+            &[event("container", "die", "a", "x", much_later)],
+        );
+        assert_eq!(counted.recent.len(), 1);
+    }
+
+    fn built(id: &str, name: &str, status: &str) -> Arc<Container> {
+        let inspect: types::Inspect = serde_json::from_value(serde_json::json!({
+            "Id": id, "Name": format!("/{name}"), "State": {"Status": status}
+        }))
+        .unwrap();
+        Arc::new(Container::from_inspect(&inspect, &[], "cgroupfs").unwrap())
+    }
+
+    #[test]
+    fn a_cycle_that_began_before_an_out_of_order_event_does_not_undo_it() {
+        // Generations count applied batches in arrival order, never stamps: an
+        // event delivered after a cycle began wins over the cycle's older list,
+        // even when its stamp is older than the cycle's start.
+        let mut w = Working::default();
+        w.containers.insert("a".into(), built("a", "x", "running"));
+        let cycle_started_at = T0 + 1_000;
+        let start_generation = w.generation;
+        let mut counted = Counted::new(T0);
+        let late = [
+            event("container", "start", "b", "y", cycle_started_at + 10),
+            event("container", "die", "a", "x", cycle_started_at - 500),
+        ];
+        let fx = effects(&mut counted, &late);
+        assert_eq!(fx.inspect, BTreeSet::from(["a".into(), "b".into()]));
+        Changes {
+            fx,
+            inspected: vec![("a".into(), Inspected::Built(built("a", "x", "exited")))],
+            errors: 0,
+        }
+        .apply(&mut w);
+        // The cycle's list was taken before the die: it still says running.
+        let stale = containers::Listed {
+            containers: HashMap::from([("a".to_string(), built("a", "x", "running"))]),
+            list_keys: HashMap::from([("a".to_string(), "running".to_string())]),
+        };
+        containers::apply(&mut w, stale, start_generation);
+        assert_eq!(w.containers["a"].state, crate::snapshot::State::Exited);
+        assert!(!w.list_keys.contains_key("a"), "inspected again next cycle");
+        assert_eq!(
+            w.events.by_container["x"].actions.get("die"),
+            Some(&1),
+            "counted"
+        );
     }
 
     #[test]
     fn exec_events_count_by_type_only() {
-        let mut cursor = Cursor::default();
+        let mut counted = Counted::new(0);
         let fx = effects(
-            &mut cursor,
+            &mut counted,
             &[
                 event("container", "exec_create: /bin/sh -c true", "a", "x", 1),
                 event("container", "exec_start: /bin/sh -c true", "a", "x", 2),
@@ -484,9 +683,9 @@ mod tests {
 
     #[test]
     fn destroy_wins_over_earlier_changes_in_a_batch() {
-        let mut cursor = Cursor::default();
+        let mut counted = Counted::new(0);
         let fx = effects(
-            &mut cursor,
+            &mut counted,
             &[
                 event("container", "die", "a", "x", 1),
                 event("container", "destroy", "a", "x", 2),

@@ -279,6 +279,160 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
     exporter.stop().await;
 }
 
+/// Posts a full event with its own stamp, as the engine would serve it.
+async fn post_stamped(sim: &Sim, id: &str, name: &str, action: &str, nano: i64) {
+    sim.control(
+        "POST",
+        "/_sim/event",
+        Some(json!({
+            "Type": "container", "Action": action, "status": action, "id": id,
+            "Actor": {"ID": id, "Attributes": {"name": name}},
+            "time": nano / 1_000_000_000, "timeNano": nano,
+        })),
+    )
+    .await;
+}
+
+fn per_container(m: &Metrics, name: &str, action: &str) -> Option<f64> {
+    m.get(
+        "docker_container_events_total",
+        &[("name", name), ("action", action)],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_out_of_stamp_order_are_each_counted_once_across_a_reconnect() {
+    let sim = Sim::start(&["--containers", "3"]);
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=60s"]).await;
+    exporter
+        .wait_for(SOON, "the stream", |m| {
+            collector(m, "docker_exporter_collector_success", "events") == 1.0
+        })
+        .await;
+    let list: serde_json::Value = serde_json::from_str(
+        &sim.control("GET", "/v1.44/containers/json?all=true", None)
+            .await,
+    )
+    .unwrap();
+    let id = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Names"][0] == format!("/{name}"))
+            .map(|c| c["Id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (a, b, c) = (id("sim-00000"), id("sim-00001"), id("sim-00002"));
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    // Three containers changing at once: the stamps go back a few microseconds
+    // between containers, as a busy engine publishes them.
+    post_stamped(&sim, &a, "sim-00000", "die", base + 5_000).await;
+    post_stamped(&sim, &b, "sim-00001", "die", base + 3_000).await;
+    post_stamped(&sim, &c, "sim-00002", "die", base + 4_000).await;
+    post_stamped(&sim, &a, "sim-00000", "start", base + 9_000).await;
+    post_stamped(&sim, &b, "sim-00001", "start", base + 8_000).await;
+    post_stamped(&sim, &c, "sim-00002", "start", base + 7_000).await;
+    let m = exporter
+        .wait_for(SOON, "six live events", |m| events_total(m) >= 6.0)
+        .await;
+    assert_eq!(events_total(&m), 6.0, "{}", m.body);
+    for name in ["sim-00000", "sim-00001", "sim-00002"] {
+        assert_eq!(per_container(&m, name, "die"), Some(1.0), "{name}");
+        assert_eq!(per_container(&m, name, "start"), Some(1.0), "{name}");
+    }
+
+    // The stream breaks; meanwhile one event stamped before the newest counted
+    // (published late) and one newer; the stream comes back.
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "events", "kind": "close"})),
+    )
+    .await;
+    post_stamped(&sim, &c, "sim-00002", "pause", base + 8_500).await;
+    post_stamped(&sim, &b, "sim-00001", "pause", base + 20_000).await;
+    let m = exporter
+        .wait_for(SOON, "the reconnect and both missed events", |m| {
+            m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
+                && events_total(m) >= 8.0
+        })
+        .await;
+    assert_eq!(
+        events_total(&m),
+        8.0,
+        "no loss, no double count:\n{}",
+        m.body
+    );
+    assert_eq!(per_container(&m, "sim-00002", "pause"), Some(1.0));
+    assert_eq!(per_container(&m, "sim-00001", "pause"), Some(1.0));
+    assert_eq!(
+        m.get(
+            "docker_container_state",
+            &[("name", "sim-00002"), ("state", "paused")]
+        ),
+        Some(1.0),
+        "the late event's state change applied"
+    );
+    // And nothing more arrives later from the replay.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(events_total(&exporter.metrics().await), 8.0);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skewed_flood_with_a_break_counts_exactly_what_the_engine_published() {
+    let sim = Sim::start(&["--containers", "20", "--event-skew", "50us"]);
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=60s"]).await;
+    exporter
+        .wait_for(SOON, "the stream", |m| {
+            collector(m, "docker_exporter_collector_success", "events") == 1.0
+        })
+        .await;
+    // The flood starts once the exporter listens, so it is to see all of it.
+    sim.control("POST", "/_sim/set", Some(json!({"event_rate": "1500"})))
+        .await;
+    exporter
+        .wait_for(SOON, "events pouring in", |m| events_total(m) > 500.0)
+        .await;
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "events", "kind": "close"})),
+    )
+    .await;
+    exporter
+        .wait_for(SOON, "the reconnect", |m| {
+            m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sim.control("POST", "/_sim/set", Some(json!({"event_rate": "0"})))
+        .await;
+    // Quiet (a die's follow-up start comes 2 s later): counted == published.
+    let deadline = std::time::Instant::now() + SOON;
+    let (mut published, mut counted, mut same) = (0, 0.0, 0);
+    while same < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "counted {counted} of {published} published events"
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let p = sim.calls().await["events_published"].as_u64().unwrap();
+        counted = events_total(&exporter.metrics().await);
+        same = if p == published && counted == p as f64 {
+            same + 1
+        } else {
+            0
+        };
+        published = p;
+    }
+    assert!(published > 500, "a flood: {published}");
+    exporter.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_flood_starves_neither_scrapes_nor_cycles() {
     // Health-check noise: thousands of exec events a second.

@@ -196,6 +196,25 @@ impl Metrics {
             .collect()
     }
 
+    /// The value of label `label` in a series key as served (`name{a="b",…}`).
+    pub fn label<'k>(key: &'k str, label: &str) -> Option<&'k str> {
+        let start = key.find(&format!("{label}=\""))? + label.len() + 2;
+        let rest = &key[start..];
+        let mut escaped = false;
+        let end = rest.char_indices().find_map(|(i, c)| match c {
+            '"' if !escaped => Some(i),
+            '\\' => {
+                escaped = !escaped;
+                None
+            }
+            _ => {
+                escaped = false;
+                None
+            }
+        })?;
+        Some(&rest[..end])
+    }
+
     /// The one value of `name` with `labels`, if exactly one series matches.
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         match self.find(name, labels).as_slice() {
@@ -367,6 +386,81 @@ impl Scenario {
 impl Drop for Scenario {
     fn drop(&mut self) {
         self.cleanup();
+    }
+}
+
+/// A live `docker events --filter type=container` subscriber: the reference
+/// the exporter's counters are held to (not `docker events --since`, which
+/// replays at most the engine's last 256 events).
+pub struct EventSubscriber {
+    child: Child,
+    /// `(action, container name)` of each event seen, in arrival order.
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl EventSubscriber {
+    /// Subscribes, and returns once the subscription is live (it has seen an
+    /// event of a marker container made under `scenario`).
+    pub fn start(scenario: &Scenario) -> EventSubscriber {
+        let mut child = Command::new("docker")
+            .args([
+                "events",
+                "--filter",
+                "type=container",
+                "--format",
+                "{{.Action}}\t{{.Actor.Attributes.name}}",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker events runs");
+        let stdout = child.stdout.take().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some((action, name)) = line.split_once('\t') {
+                    sink.lock()
+                        .unwrap()
+                        .push((action.to_string(), name.to_string()));
+                }
+            }
+        });
+        let sub = EventSubscriber { child, seen };
+        let marker = scenario.name("subscribed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !sub.seen().iter().any(|(_, n)| *n == marker) {
+            assert!(
+                Instant::now() < deadline,
+                "docker events saw no marker event"
+            );
+            docker_quiet(&["rm", "-f", &marker]);
+            scenario.create("subscribed", &[], &["true"]);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        sub
+    }
+
+    pub fn seen(&self) -> Vec<(String, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Events seen per `(name, action)` for names starting with `prefix`.
+    pub fn counts(&self, prefix: &str) -> BTreeMap<(String, String), u64> {
+        let mut counts = BTreeMap::new();
+        for (action, name) in self.seen() {
+            if name.starts_with(prefix) {
+                *counts.entry((name, action)).or_default() += 1;
+            }
+        }
+        counts
+    }
+}
+
+impl Drop for EventSubscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
