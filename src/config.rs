@@ -5,6 +5,7 @@
 //! flag; durations are written like `500ms`, `2s`, `1m`.
 
 use crate::docker::{ApiVersion, Endpoint};
+use crate::filter::{ContainerFilter, Pattern};
 use clap::{Parser, ValueEnum};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -70,6 +71,15 @@ pub struct Flags {
     #[arg(long = "collect.container-labels", default_value = DEFAULT_CONTAINER_LABELS)]
     pub container_labels: String,
 
+    /// Report only containers whose name matches this regular expression (whole name).
+    #[arg(long = "container.include", value_parser = parse_pattern)]
+    pub container_include: Option<Pattern>,
+
+    /// Leave out containers whose name matches this regular expression (whole
+    /// name); containers labelled docker_exporter.ignore=true are always left out.
+    #[arg(long = "container.exclude", value_parser = parse_pattern)]
+    pub container_exclude: Option<Pattern>,
+
     /// Log level.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,
@@ -91,6 +101,7 @@ pub struct Config {
     pub stats_concurrency: Option<usize>,
     pub inspect_concurrency: usize,
     pub container_labels: Vec<String>,
+    pub container_filter: ContainerFilter,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
 }
@@ -113,6 +124,10 @@ impl From<Flags> for Config {
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect(),
+            container_filter: ContainerFilter {
+                include: f.container_include,
+                exclude: f.container_exclude,
+            },
             log_level: f.log_level,
             log_format: f.log_format,
         }
@@ -166,6 +181,10 @@ fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{s:?} is not an address like :9417 or 127.0.0.1:9417: {e}"))?
         .next()
         .ok_or_else(|| format!("{s:?} resolves to no address"))
+}
+
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    Pattern::new(s).map_err(|e| e.to_string())
 }
 
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
@@ -229,6 +248,8 @@ mod tests {
                 &["--collect.stats-concurrency=0"][..],
                 "--collect.stats-concurrency",
             ),
+            (&["--container.include=(["][..], "--container.include"),
+            (&["--container.exclude=a)"][..], "--container.exclude"),
             (&["--no-such-flag"][..], "--no-such-flag"),
         ] {
             let err = parse(args).unwrap_err().to_string();

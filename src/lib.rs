@@ -11,6 +11,7 @@
 //! | [`config`] | flags → a validated [`config::Config`] |
 //! | [`docker`] | the Engine API client (the only code that knows URLs and JSON) and its wire types |
 //! | [`snapshot`] | the plain data `/metrics` is made from, and pure builders from wire types |
+//! | [`filter`] | which containers are reported (`--container.include`/`--container.exclude`, the ignore label) |
 //! | [`collect`] | the collectors (engine, containers, stats, events): the only writers of the snapshot |
 //! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot |
 //! | [`http`] | the axum routes |
@@ -20,6 +21,7 @@
 pub mod collect;
 pub mod config;
 pub mod docker;
+pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod snapshot;

@@ -68,7 +68,7 @@ pub(super) async fn collect(
     let mut list_keys = HashMap::with_capacity(list.len());
     let mut to_inspect = Vec::new();
     for entry in &list {
-        if entry.id.is_empty() {
+        if entry.id.is_empty() || !admits_listed(config, entry) {
             continue;
         }
         let key = list_key(entry);
@@ -115,6 +115,17 @@ pub(super) async fn collect(
     }
 }
 
+/// Whether a list entry is reported ([`crate::filter`]); checked again on the
+/// inspect answer, which is what events lead to.
+fn admits_listed(config: &Config, entry: &types::ListedContainer) -> bool {
+    let name = entry
+        .names
+        .as_deref()
+        .and_then(|n| n.first())
+        .map_or("", String::as_str);
+    config.container_filter.admits(name, entry.labels.as_ref())
+}
+
 /// What inspecting one container gave.
 pub(super) enum Inspected {
     Built(Arc<Container>),
@@ -146,6 +157,15 @@ pub(super) async fn inspect_all(
         .into_iter()
         .map(|(id, answer)| {
             let result = match answer {
+                // Left out by the filter: as if it did not exist.
+                Ok(Some(body))
+                    if !config.container_filter.admits(
+                        body.name.as_deref().unwrap_or(""),
+                        body.config.as_ref().and_then(|c| c.labels.as_ref()),
+                    ) =>
+                {
+                    Inspected::Gone
+                }
                 Ok(Some(body)) => {
                     match Container::from_inspect(&body, &config.container_labels, cgroup_driver) {
                         Ok(c) => Inspected::Built(Arc::new(c)),
@@ -212,6 +232,7 @@ mod tests {
             created: Some(1),
             state: Some(state.into()),
             status: Some(status.into()),
+            labels: None,
         }
     }
 

@@ -265,7 +265,9 @@ async fn follow(
         let mut broke = None;
         for item in batch.drain(..) {
             match item {
-                Ok(e) => events.push(e),
+                Ok(e) if config.container_filter.admits_event(&e) => events.push(e),
+                // A container left out by the filter: not counted anywhere.
+                Ok(_) => {}
                 Err(e) if e.starts_with("stream: ") => broke = Some(e),
                 Err(e) => {
                     errors += 1;

@@ -53,6 +53,7 @@ pub struct ListedContainer {
     pub created: Option<i64>,
     pub state: Option<String>,
     pub status: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
 }
 
 /// `GET /containers/{id}/json`.

@@ -2,6 +2,7 @@
 
 mod events;
 mod faults;
+mod filters;
 mod golden;
 mod process;
 mod prometheus;
