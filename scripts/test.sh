@@ -16,6 +16,8 @@ step "scripts/testbed.sh"
 bash scripts/testbed.sh
 
 export DOCKER_EXPORTER_TEST_IMAGE=docker-exporter-test:busybox
+# The PyPI tools scripts/testbed.sh installs (when they were not on PATH already).
+export PATH="${TOOLS_VENV:-/opt/docker-exporter-testtools}/bin:$PATH"
 
 if ! cargo fmt --version >/dev/null 2>&1; then
     step "rustup component add rustfmt"

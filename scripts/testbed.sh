@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a Debian 12 machine, as root:
-#   - docker.io, busybox-static, prometheus (promtool) and curl, installed with apt
-#     where missing;
+#   - docker.io, busybox-static, prometheus (promtool), curl, haproxy (the
+#     socket-proxy test), docker-compose, openssl and systemd-analyze, installed
+#     with apt where missing;
+#   - check-jsonschema and kubernetes-validate (the deploy/ recipe checks) from
+#     PyPI, into the venv $TOOLS_VENV when not already on PATH (scripts/test.sh
+#     puts its bin/ on PATH);
 #   - a Docker daemon answering on /var/run/docker.sock (dockerd is started in the
 #     background, detached, if nothing answers /_ping; no systemd needed);
 #   - the test image docker-exporter-test:busybox, made with `docker import` from the
@@ -12,6 +16,8 @@ set -euo pipefail
 SOCK=/var/run/docker.sock
 IMAGE=${DOCKER_EXPORTER_TEST_IMAGE:-docker-exporter-test:busybox}
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd-testbed.log}
+TOOLS_VENV=${TOOLS_VENV:-/opt/docker-exporter-testtools}
+export PATH="$TOOLS_VENV/bin:$PATH"
 # The docker CLI must talk to the daemon this script looks after.
 export DOCKER_HOST="unix://$SOCK"
 
@@ -36,13 +42,31 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     missing+=(prometheus)
 fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+pytools=()
+command -v check-jsonschema >/dev/null 2>&1 || pytools+=(check-jsonschema)
+command -v kubernetes-validate >/dev/null 2>&1 || pytools+=(kubernetes-validate)
+if [ "${#pytools[@]}" -gt 0 ]; then
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing with apt: ${missing[*]}"
     "${SUDO[@]}" apt-get update
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 else
-    log "packages present: dockerd, busybox-static, prometheus/promtool, curl"
+    log "packages present: dockerd, busybox-static, prometheus/promtool, curl, haproxy, docker-compose, openssl, systemd-analyze"
+fi
+if [ "${#pytools[@]}" -gt 0 ]; then
+    log "installing from PyPI into $TOOLS_VENV: ${pytools[*]}"
+    [ -x "$TOOLS_VENV/bin/pip" ] || "${SUDO[@]}" python3 -m venv "$TOOLS_VENV"
+    "${SUDO[@]}" "$TOOLS_VENV/bin/pip" install --quiet "${pytools[@]}"
+else
+    log "PyPI tools present: check-jsonschema, kubernetes-validate"
 fi
 command -v docker >/dev/null 2>&1 || die "no docker CLI on PATH after installing docker.io"
 

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module a theme.
 
+mod deploy;
 mod events;
 mod faults;
 mod filters;

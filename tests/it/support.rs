@@ -593,3 +593,52 @@ pub fn fixtures(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// Whether `tool` (installed by scripts/testbed.sh) is on PATH; in CI
+/// (`CI=true`) its absence fails the test, elsewhere the test is skipped with a
+/// printed reason.
+pub fn tool_available(test: &str, tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("{test}: CI=true but {tool} is not installed; run scripts/testbed.sh");
+        }
+        eprintln!("SKIPPED {test}: {tool} is not installed (run scripts/testbed.sh; with CI=true this fails)");
+    }
+    found
+}
+
+/// Runs `program args…` in `dir`; returns (success, stdout + stderr).
+pub fn run_tool(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The repository's `deploy/` directory, or a file under it.
+pub fn deploy(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(path)
+}
+
+/// `promtool check config` on a Prometheus config file; panics with its complaint.
+pub fn promtool_check_config(file: &Path) {
+    let (ok, out) = run_tool(
+        file.parent().unwrap(),
+        "promtool",
+        &["check", "config", file.to_str().unwrap()],
+    );
+    assert!(ok, "promtool check config {}: {out}", file.display());
+}
