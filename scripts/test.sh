@@ -3,6 +3,7 @@
 # set-up step itself (scripts/testbed.sh: packages, dockerd, test image), then runs
 #   cargo fmt --check
 #   cargo clippy --all-targets -- -D warnings
+#   scripts/build-image.sh --binary   (the static binary the image test packs)
 #   cargo test --all-targets [ARGS...]
 # and stops at the first failure. Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
@@ -33,6 +34,11 @@ cargo fmt --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+
+# The image test (tests/it/image.rs) needs the static release binary; built
+# here, alone, rather than inside the test run next to timing-sensitive tests.
+step "scripts/build-image.sh --binary (static binary for the image test)"
+bash scripts/build-image.sh --binary
 
 step "cargo test --all-targets $*"
 cargo test --all-targets "$@"

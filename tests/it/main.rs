@@ -5,6 +5,7 @@ mod events;
 mod faults;
 mod filters;
 mod golden;
+mod image;
 mod process;
 mod prometheus;
 mod real_daemon;

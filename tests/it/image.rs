@@ -1,0 +1,125 @@
+//! The container image, built for real the registry-free way
+//! (`scripts/build-image.sh`: a static binary into `FROM scratch`), run against
+//! the real daemon with the socket mounted read-only and its group added, and
+//! scraped through a published loopback port; `promtool check metrics` on it.
+
+use crate::support::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// An image of this test, removed in every outcome.
+struct Image(String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        docker_quiet(&["rmi", "-f", &self.0]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_runs_unprivileged_against_the_real_daemon() {
+    if !real_daemon_available("the_image_runs_unprivileged_against_the_real_daemon") {
+        return;
+    }
+    let sc = Scenario::new("image");
+    let image = Image(format!("{}exporter:test", sc.prefix));
+    let started = Instant::now();
+    let built = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh"))
+        .arg(&image.0)
+        .output()
+        .expect("bash runs");
+    assert!(
+        built.status.success(),
+        "scripts/build-image.sh failed:\n{}{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    eprintln!(
+        "{} (in {:?})",
+        String::from_utf8_lossy(&built.stdout).trim(),
+        started.elapsed()
+    );
+    // Non-root, the port documented, nothing but the binary.
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{.Config.User}}", &image.0]),
+        "65534:65534"
+    );
+    assert!(docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.ExposedPorts}}",
+        &image.0
+    ])
+    .contains("9417/tcp"));
+    assert_eq!(
+        docker(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", &image.0]),
+        "1"
+    );
+    assert_eq!(
+        docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.Healthcheck}}",
+            &image.0
+        ]),
+        "<nil>"
+    );
+
+    let gid = std::fs::metadata(DOCKER_SOCK)
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap()
+        .to_string();
+    let name = sc.name("exporter");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-v",
+        &format!("{DOCKER_SOCK}:{DOCKER_SOCK}:ro"),
+        "--group-add",
+        &gid,
+        "-p",
+        "127.0.0.1::9417",
+        &image.0,
+        "--collect.interval=1s",
+    ]);
+    let published = docker(&["port", &name, "9417/tcp"]);
+    let addr = published
+        .lines()
+        .find(|l| l.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no loopback port in {published:?}"))
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let m = loop {
+        if let Ok(r) = try_http_request(addr, "GET", "/metrics", &[]).await {
+            let m = Metrics::parse(&r.text());
+            // It sees the daemon, and itself among the containers.
+            if m.get("docker_up", &[]) == Some(1.0)
+                && m.get("docker_container_info", &[("name", &name)]).is_some()
+            {
+                break m;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the exporter in the image did not serve docker_up 1 with itself listed; logs:\n{}",
+            docker(&["logs", &name])
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    promtool_check(&m.body);
+    // It runs as the unprivileged user, with the socket's group.
+    let user = docker(&[
+        "inspect",
+        "-f",
+        "{{.Config.User}} {{.HostConfig.GroupAdd}}",
+        &name,
+    ]);
+    assert_eq!(user, format!("65534:65534 [{gid}]"));
+}
