@@ -11,4 +11,5 @@ mod prometheus;
 mod real_daemon;
 mod resources;
 mod scrape;
+mod socket_proxy;
 mod support;
