@@ -8,4 +8,5 @@ mod prometheus;
 mod real_daemon;
 mod resources;
 mod scrape;
+mod server;
 mod support;
