@@ -79,6 +79,8 @@ pub struct Flags {
     /// name); containers labelled docker_exporter.ignore=true are always left out.
     #[arg(long = "container.exclude", value_parser = parse_pattern)]
     pub container_exclude: Option<Pattern>,
+    #[command(flatten)]
+    pub web_limits: WebLimits,
 
     /// Log level.
     #[arg(long = "log.level", value_enum, default_value = "info")]
@@ -87,6 +89,29 @@ pub struct Flags {
     /// Log format (on stderr).
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     pub log_format: LogFormat,
+}
+
+/// The HTTP server's limits (see [`crate::server`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebLimits {
+    /// Time a client has to send its request headers; a keep-alive connection
+    /// idle for as long is closed too.
+    #[arg(long = "web.read-header-timeout", default_value = "10s", value_parser = parse_positive_duration)]
+    pub read_header_timeout: Duration,
+
+    /// A response its client reads nothing of for this long is dropped with
+    /// the connection.
+    #[arg(long = "web.write-timeout", default_value = "30s", value_parser = parse_positive_duration)]
+    pub write_timeout: Duration,
+
+    /// Scrapes served at once; more get a 503 (probes are not limited).
+    #[arg(long = "web.max-requests", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_requests: u16,
+
+    /// After SIGTERM or SIGINT, how long in-flight requests may take to finish
+    /// before the process exits (a second signal exits at once).
+    #[arg(long = "web.shutdown-timeout", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 /// The validated configuration the exporter runs with.
@@ -102,6 +127,7 @@ pub struct Config {
     pub inspect_concurrency: usize,
     pub container_labels: Vec<String>,
     pub container_filter: ContainerFilter,
+    pub web_limits: WebLimits,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
 }
@@ -128,6 +154,7 @@ impl From<Flags> for Config {
                 include: f.container_include,
                 exclude: f.container_exclude,
             },
+            web_limits: f.web_limits,
             log_level: f.log_level,
             log_format: f.log_format,
         }
@@ -161,6 +188,13 @@ fn parse_api_version(s: &str) -> Result<ApiVersion, String> {
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{s:?} is not a duration like 500ms, 2s or 1m: {e}"))
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        Duration::ZERO => Err(format!("{s:?} must be longer than 0s")),
+        d => Ok(d),
+    }
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {

@@ -3,12 +3,14 @@
 
 use crate::collect::Store;
 use crate::metrics::{ExpositionCache, Format};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]
 struct App {
@@ -17,19 +19,38 @@ struct App {
     landing: Arc<str>,
 }
 
-/// The exporter's routes.
-pub fn router(store: Arc<Store>, telemetry_path: &str) -> Router {
+/// The exporter's routes; at most `max_requests` scrapes are served at once.
+pub fn router(store: Arc<Store>, telemetry_path: &str, max_requests: usize) -> Router {
     let app = App {
         store,
         cache: Arc::new(ExpositionCache::default()),
         landing: landing_page(telemetry_path).into(),
     };
+    let in_flight = Arc::new(Semaphore::new(max_requests));
     Router::new()
-        .route(telemetry_path, get(metrics))
+        .route(
+            telemetry_path,
+            get(metrics).route_layer(middleware::from_fn(move |req, next| {
+                limit(in_flight.clone(), req, next)
+            })),
+        )
         .route("/", get(landing))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready))
         .with_state(app)
+}
+
+/// Serves the request if a scrape slot is free, else a 503 at once.
+async fn limit(in_flight: Arc<Semaphore>, req: Request, next: Next) -> Response {
+    match in_flight.try_acquire() {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+            "Too many concurrent scrapes (--web.max-requests)\n",
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
@@ -117,7 +138,33 @@ fn landing_page(telemetry_path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts_gzip;
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn status(app: &Router, path: &str) -> StatusCode {
+        let req = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.clone().oneshot(req).await.unwrap().status()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn scrapes_past_the_limit_get_503_and_probes_do_not() {
+        let full = router(Arc::new(Store::default()), "/metrics", 0);
+        assert_eq!(
+            status(&full, "/metrics").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status(&full, "/-/healthy").await, StatusCode::OK);
+        let one = router(Arc::new(Store::default()), "/metrics", 1);
+        for _ in 0..3 {
+            assert_eq!(
+                status(&one, "/metrics").await,
+                StatusCode::OK,
+                "slot released"
+            );
+        }
+    }
 
     #[test]
     fn gzip_negotiation() {

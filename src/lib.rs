@@ -15,6 +15,7 @@
 //! | [`collect`] | the collectors (engine, containers, stats, events): the only writers of the snapshot |
 //! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot |
 //! | [`http`] | the axum routes |
+//! | [`server`] | the HTTP server under them: accept loops, limits, graceful shutdown |
 //!
 //! [`run`] wires them together; `main.rs` only parses flags and sets up logging.
 
@@ -24,6 +25,7 @@ pub mod docker;
 pub mod filter;
 pub mod http;
 pub mod metrics;
+pub mod server;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -33,18 +35,18 @@ use tokio_util::sync::CancellationToken;
 /// Why the exporter could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("serving HTTP: {0}")]
-    Serve(#[source] std::io::Error),
     #[error("the {0} task ended unexpectedly (a bug): stopping so that a supervisor restarts the exporter")]
     TaskDied(&'static str),
 }
 
-/// Runs the exporter on `listener` until `shutdown` is cancelled. A collector
-/// task that ends before that (it can only panic) stops the exporter with an
-/// error rather than leaving it serving a snapshot that no longer changes.
+/// Runs the exporter on `listeners` until `shutdown` is cancelled, then lets
+/// in-flight requests finish (at most `--web.shutdown-timeout`) and stops the
+/// collectors. A collector task that ends before that (it can only panic)
+/// stops the exporter with an error rather than leaving it serving a snapshot
+/// that no longer changes.
 pub async fn run(
     config: config::Config,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let config = Arc::new(config);
@@ -70,18 +72,38 @@ pub async fn run(
         collect::run(c, s, cfg, stop).await;
         "periodic collection"
     });
-    let app = http::router(store, &config.telemetry_path);
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let limits = config.web_limits.clone();
+    let app = http::router(
+        store,
+        &config.telemetry_path,
+        usize::from(limits.max_requests),
+    );
+    // The server drains its connections only after the collectors are told to
+    // stop, so it gets a token of its own.
+    let stop_serving = CancellationToken::new();
+    let server = server::serve(listeners, app, &limits, stop_serving.clone());
+    tokio::pin!(server);
     let result = tokio::select! {
-        served = server => served.map_err(Error::Serve),
+        _ = shutdown.cancelled() => Ok(()),
         ended = tasks.join_next() => match ended {
             Some(Ok(_)) if shutdown.is_cancelled() => Ok(()),
             Some(Ok(name)) => Err(Error::TaskDied(name)),
-            Some(Err(_)) | None => Err(Error::TaskDied("collector")),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "a collector task panicked");
+                Err(Error::TaskDied("collector"))
+            }
+            None => Err(Error::TaskDied("collector")),
         },
+        () = &mut server => Ok(()),
     };
     shutdown.cancel();
-    while tasks.join_next().await.is_some() {}
+    stop_serving.cancel();
+    // In-flight scrapes finish; a collector waiting on a hung engine call is
+    // not waited for past the same timeout.
+    let collectors = async { while tasks.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(limits.shutdown_timeout, async {
+        tokio::join!(server, collectors)
+    })
+    .await;
     result
 }

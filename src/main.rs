@@ -17,14 +17,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen_address)
-        .await
-        .with_context(|| {
-            format!(
-                "listening on --web.listen-address={}",
-                config.listen_address
-            )
-        })?;
+    let listener = docker_exporter::server::bind(config.listen_address).with_context(|| {
+        format!(
+            "listening on --web.listen-address={}",
+            config.listen_address
+        )
+    })?;
     tracing::info!(
         address = %listener.local_addr()?,
         path = %config.telemetry_path,
@@ -34,20 +32,39 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    docker_exporter::run(config, listener, shutdown).await?;
+    docker_exporter::run(config, vec![listener], shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// The first SIGTERM or SIGINT starts a graceful shutdown; a second one ends
+/// the process at once (exit code 1).
 async fn stop_on_signal(shutdown: CancellationToken) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!(
+            "cannot install the SIGTERM/SIGINT handlers; signals stop the process at once"
+        );
+        return;
+    };
+    let name = tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    };
+    tracing::info!(
+        signal = name,
+        "shutting down: in-flight requests finish, then the process exits"
+    );
     shutdown.cancel();
+    let name = tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    };
+    tracing::warn!(signal = name, "second signal: exiting at once");
+    std::process::exit(1);
 }
 
 /// A `/metrics` body is megabytes at a thousand containers and is replaced

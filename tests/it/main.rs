@@ -11,5 +11,6 @@ mod prometheus;
 mod real_daemon;
 mod resources;
 mod scrape;
+mod server;
 mod socket_proxy;
 mod support;

@@ -37,7 +37,9 @@ impl Exporter {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            docker_exporter::run(config, listener, token).await.unwrap();
+            docker_exporter::run(config, vec![listener], token)
+                .await
+                .unwrap();
         });
         Exporter {
             addr,
@@ -584,6 +586,52 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The exporter binary, watching the simulated engine, under `prefix` (e.g.
+/// `prlimit`); returns the child and its address.
+pub fn spawn_exporter(
+    prefix: &[&str],
+    sim: &Sim,
+    args: &[&str],
+) -> (std::process::Child, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let exe = env!("CARGO_BIN_EXE_docker_exporter");
+    let (program, pre) = match prefix {
+        [] => (exe, &[][..]),
+        [p, rest @ ..] => (*p, rest),
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(pre);
+    if !prefix.is_empty() {
+        cmd.arg(exe);
+    }
+    let child = cmd
+        .arg(sim.host())
+        .arg(format!("--web.listen-address={addr}"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, addr)
+}
+
+/// Waits until `/-/healthy` answers on `addr`.
+pub async fn wait_listening(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while try_http_request(addr, "GET", "/-/healthy", &[])
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the exporter never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
