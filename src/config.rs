@@ -46,8 +46,14 @@ pub struct Flags {
     pub docker_timeout: Duration,
 
     /// Address to serve on; `:9417` means every interface.
-    #[arg(long = "web.listen-address", default_value = ":9417", value_parser = parse_listen_address)]
-    pub listen_address: SocketAddr,
+    /// Give it more than once to serve on several addresses.
+    #[arg(long = "web.listen-address", default_value = ":9417", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
+    pub listen_address: Vec<SocketAddr>,
+
+    /// TLS, basic auth and response headers, in the exporter-toolkit's YAML
+    /// format (tls_server_config, basic_auth_users, http_server_config).
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<std::path::PathBuf>,
 
     /// Path under which to serve metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_parser = parse_telemetry_path)]
@@ -120,7 +126,9 @@ pub struct Config {
     pub docker_host: Endpoint,
     pub docker_api_version: Option<ApiVersion>,
     pub docker_timeout: Duration,
-    pub listen_address: SocketAddr,
+    /// Every address to serve on (`--web.listen-address`, repeatable).
+    pub listen_address: Vec<SocketAddr>,
+    pub web_config_file: Option<std::path::PathBuf>,
     pub telemetry_path: String,
     pub collect_interval: Duration,
     pub stats_concurrency: Option<usize>,
@@ -139,6 +147,7 @@ impl From<Flags> for Config {
             docker_api_version: f.docker_api_version,
             docker_timeout: f.docker_timeout,
             listen_address: f.listen_address,
+            web_config_file: f.web_config_file,
             telemetry_path: f.telemetry_path,
             collect_interval: f.collect_interval,
             stats_concurrency: f.stats_concurrency.map(usize::from),
@@ -243,7 +252,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = parse(&["--docker.host", "unix:///var/run/docker.sock"]).unwrap();
-        assert_eq!(c.listen_address, "0.0.0.0:9417".parse().unwrap());
+        assert_eq!(c.listen_address, vec!["0.0.0.0:9417".parse().unwrap()]);
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.collect_interval, Duration::from_secs(15));
         assert_eq!(c.container_labels.len(), 4);
@@ -257,8 +266,16 @@ mod tests {
             "--collect.interval=500ms",
             "--collect.container-labels=a.b, c",
             "--web.listen-address=127.0.0.1:1234",
+            "--web.listen-address=[::1]:1235",
         ])
         .unwrap();
+        assert_eq!(
+            c.listen_address,
+            vec![
+                "127.0.0.1:1234".parse().unwrap(),
+                "[::1]:1235".parse().unwrap()
+            ]
+        );
         assert_eq!(c.collect_interval, Duration::from_millis(500));
         assert_eq!(c.container_labels, vec!["a.b", "c"]);
         assert_eq!(c.docker_host, Endpoint::Tcp("127.0.0.1:2375".into()));

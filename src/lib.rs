@@ -14,6 +14,7 @@
 //! | [`filter`] | which containers are reported (`--container.include`/`--container.exclude`, the ignore label) |
 //! | [`collect`] | the collectors (engine, containers, stats, events): the only writers of the snapshot |
 //! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot |
+//! | [`web_config`] | `--web.config.file`: TLS, basic auth, headers (exporter-toolkit format), reloaded on change |
 //! | [`http`] | the axum routes |
 //! | [`server`] | the HTTP server under them: accept loops, limits, graceful shutdown |
 //!
@@ -27,6 +28,7 @@ pub mod http;
 pub mod metrics;
 pub mod server;
 pub mod snapshot;
+pub mod web_config;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -35,6 +37,8 @@ use tokio_util::sync::CancellationToken;
 /// Why the exporter could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    WebConfig(#[from] web_config::Error),
     #[error("the {0} task ended unexpectedly (a bug): stopping so that a supervisor restarts the exporter")]
     TaskDied(&'static str),
 }
@@ -49,6 +53,11 @@ pub async fn run(
     listeners: Vec<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    // A broken web config stops the exporter before it serves anything.
+    let web = Arc::new(match &config.web_config_file {
+        Some(file) => web_config::WebConfig::load(file)?,
+        None => web_config::WebConfig::none(),
+    });
     let config = Arc::new(config);
     let client = Arc::new(docker::Client::new(
         config.docker_host.clone(),
@@ -81,7 +90,12 @@ pub async fn run(
     // The server drains its connections only after the collectors are told to
     // stop, so it gets a token of its own.
     let stop_serving = CancellationToken::new();
-    let server = server::serve(listeners, app, &limits, stop_serving.clone());
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        web.clone(),
+        web_config::guard,
+    ));
+    tokio::spawn(web.clone().watch(stop_serving.clone()));
+    let server = server::serve(listeners, app, web, &limits, stop_serving.clone());
     tokio::pin!(server);
     let result = tokio::select! {
         _ = shutdown.cancelled() => Ok(()),

@@ -17,22 +17,22 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = docker_exporter::server::bind(config.listen_address).with_context(|| {
-        format!(
-            "listening on --web.listen-address={}",
-            config.listen_address
-        )
-    })?;
-    tracing::info!(
-        address = %listener.local_addr()?,
-        path = %config.telemetry_path,
-        docker_host = %config.docker_host,
-        interval = ?config.collect_interval,
-        "serving metrics"
-    );
+    let mut listeners = Vec::with_capacity(config.listen_address.len());
+    for address in &config.listen_address {
+        let listener = docker_exporter::server::bind(*address)
+            .with_context(|| format!("listening on --web.listen-address={address}"))?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            path = %config.telemetry_path,
+            docker_host = %config.docker_host,
+            interval = ?config.collect_interval,
+            "serving metrics"
+        );
+        listeners.push(listener);
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    docker_exporter::run(config, vec![listener], shutdown).await?;
+    docker_exporter::run(config, listeners, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -15,9 +15,14 @@
 //! - when the process runs out of file descriptors, accepting pauses briefly
 //!   (the kernel keeps the waiting connections) instead of spinning;
 //! - on shutdown the listeners close, in-flight requests finish and idle
-//!   connections close, for at most `--web.shutdown-timeout`.
+//!   connections close, for at most `--web.shutdown-timeout`;
+//! - with a `tls_server_config` in `--web.config.file`, each connection is a
+//!   TLS one (rustls, the configuration current at accept time, so a rotated
+//!   certificate is served without a restart); the handshake gets
+//!   `--web.read-header-timeout` too.
 
 use crate::config::WebLimits;
+use crate::web_config::WebConfig;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -32,6 +37,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::time::Sleep;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 
 /// How long accepting pauses when the process has no file descriptor left.
@@ -42,6 +48,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 pub async fn serve(
     listeners: Vec<TcpListener>,
     app: Router,
+    web: Arc<WebConfig>,
     limits: &WebLimits,
     shutdown: CancellationToken,
 ) {
@@ -57,7 +64,8 @@ pub async fn serve(
             listener,
             app.clone(),
             builder.clone(),
-            limits.write_timeout,
+            web.clone(),
+            limits.clone(),
             graceful.clone(),
             shutdown.clone(),
         ));
@@ -79,7 +87,8 @@ async fn accept_loop(
     listener: TcpListener,
     app: Router,
     builder: http1::Builder,
-    write_timeout: Duration,
+    web: Arc<WebConfig>,
+    limits: WebLimits,
     graceful: Arc<GracefulShutdown>,
     shutdown: CancellationToken,
 ) {
@@ -106,11 +115,31 @@ async fn accept_loop(
         };
         out_of_fds_logged = false;
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(StallGuard::new(stream, write_timeout));
-        let conn = builder.serve_connection(io, TowerToHyperService::new(app.clone()));
-        let conn = graceful.watch(conn);
+        let tls = web.current().tls.clone();
+        let watcher = graceful.watcher();
+        let (app, builder) = (app.clone(), builder.clone());
+        let (handshake_timeout, write_timeout) = (limits.read_header_timeout, limits.write_timeout);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let stream = match tls {
+                None => Either::Left(stream),
+                Some(tls) => {
+                    let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                    match tokio::time::timeout(handshake_timeout, handshake).await {
+                        Ok(Ok(stream)) => Either::Right(stream),
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            let io = TokioIo::new(StallGuard::new(stream, write_timeout));
+            let conn = builder.serve_connection(io, TowerToHyperService::new(app));
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

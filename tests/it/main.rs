@@ -14,3 +14,4 @@ mod scrape;
 mod server;
 mod socket_proxy;
 mod support;
+mod web;

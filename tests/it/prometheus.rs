@@ -15,14 +15,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn query(port: u16, q: &str) -> serde_json::Value {
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     let path = format!(
@@ -44,34 +36,18 @@ fn first_value(v: &serde_json::Value) -> Option<f64> {
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prometheus_scrapes_the_exporter() {
-    let sim = Sim::start(&[
-        "--fixtures",
-        fixtures("engine-20.10-cgroupv1").to_str().unwrap(),
-    ]);
-    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=1s"]).await;
+/// Writes `scrape` (one job `docker`, scraping every second) as a Prometheus
+/// config, checks it with `promtool check config`, runs Prometheus on it and
+/// waits until the job is up with the fixtures' running container.
+async fn scrape_until_up(scrape: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: docker\n    static_configs:\n      - targets: ['{}']\n",
-            exporter.addr
-        ),
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: docker\n{scrape}"),
     )
     .unwrap();
-    let check = Command::new("promtool")
-        .arg("check")
-        .arg("config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    promtool_check_config(&config);
     let port = free_port();
     let _prometheus = Prometheus(
         Command::new("prometheus")
@@ -107,5 +83,31 @@ async fn prometheus_scrapes_the_exporter() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_exporter() {
+    let sim = fixtures_sim();
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=1s"]).await;
+    scrape_until_up(&format!(
+        "    static_configs:\n      - targets: ['{}']\n",
+        exporter.addr
+    ))
+    .await;
     exporter.stop().await;
+}
+
+/// Over TLS (the exporter's certificate from a test CA) with basic auth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_exporter_over_tls_with_basic_auth() {
+    let sim = fixtures_sim();
+    let secured = crate::web::secured_exporter(&[&sim.host(), "--collect.interval=1s"]).await;
+    scrape_until_up(&format!(
+        "    scheme: https\n    tls_config:\n      ca_file: {}\n    basic_auth:\n      username: prometheus\n      password: {}\n    static_configs:\n      - targets: ['{}']\n",
+        secured.ca_file.display(),
+        secured.password,
+        secured.exporter.addr
+    ))
+    .await;
+    secured.exporter.stop().await;
 }

@@ -690,3 +690,47 @@ pub fn promtool_check_config(file: &Path) {
     );
     assert!(ok, "promtool check config {}: {out}", file.display());
 }
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What `curl` made of a request: its exit code, the HTTP status (`000` when
+/// none), the headers and body, and its verbose/error output.
+pub struct Curl {
+    pub exit: i32,
+    pub status: String,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// `curl -sS --max-time 10 [args] url`, with the status written after the body.
+pub fn curl(args: &[&str], url: &str) -> Curl {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, status) = stdout.rsplit_once('\n').unwrap_or(("", &stdout));
+    Curl {
+        exit: out.status.code().unwrap_or(-1),
+        status: status.trim().to_string(),
+        stdout: body.to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+/// The simulated engine replaying the Engine 20.10 fixtures.
+pub fn fixtures_sim() -> Sim {
+    Sim::start(&[
+        "--fixtures",
+        fixtures("engine-20.10-cgroupv1").to_str().unwrap(),
+    ])
+}
