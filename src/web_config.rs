@@ -115,7 +115,13 @@ impl Users {
 pub struct WebConfig {
     file: Option<PathBuf>,
     active: ArcSwap<Active>,
+    /// bcrypt checks at once: a flood of bad passwords costs at most this many
+    /// threads' CPU, and waits, instead of filling the blocking pool.
+    checks: tokio::sync::Semaphore,
 }
+
+/// bcrypt checks running at once.
+const CONCURRENT_CHECKS: usize = 2;
 
 impl WebConfig {
     /// No file: plain HTTP, no auth.
@@ -123,6 +129,7 @@ impl WebConfig {
         WebConfig {
             file: None,
             active: ArcSwap::from_pointee(Active::default()),
+            checks: tokio::sync::Semaphore::new(CONCURRENT_CHECKS),
         }
     }
 
@@ -132,6 +139,7 @@ impl WebConfig {
         Ok(WebConfig {
             file: Some(file.to_path_buf()),
             active: ArcSwap::from_pointee(active),
+            checks: tokio::sync::Semaphore::new(CONCURRENT_CHECKS),
         })
     }
 
@@ -192,7 +200,8 @@ pub async fn guard(State(web): State<Arc<WebConfig>>, request: Request, next: Ne
         Some(_) => {
             let credentials = basic_credentials(request.headers());
             let a = active.clone();
-            // bcrypt costs milliseconds of CPU: off the async workers.
+            // bcrypt costs milliseconds of CPU: off the async workers, a few at a time.
+            let _permit = web.checks.acquire().await;
             let ok = tokio::task::spawn_blocking(move || {
                 credentials
                     .is_some_and(|(u, p)| a.users.as_ref().is_some_and(|us| us.verify(&u, &p)))
