@@ -13,7 +13,11 @@ fn compose_and_stack_files_are_valid() {
     if !tool_available(test, "docker-compose") || !tool_available(test, "check-jsonschema") {
         return;
     }
-    for file in ["compose/docker-compose.yml", "swarm/docker-stack.yml"] {
+    for file in [
+        "compose/docker-compose.yml",
+        "swarm/docker-stack.yml",
+        "socket-proxy/docker-compose.yml",
+    ] {
         let path = deploy(file);
         let dir = path.parent().unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
