@@ -531,6 +531,37 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_user_takes_as_long_as_a_wrong_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = bcrypt::hash("s3cret", 8).unwrap();
+        let f = write(
+            dir.path(),
+            "web.yml",
+            &format!("basic_auth_users:\n  alice: '{hash}'\n"),
+        );
+        let web = WebConfig::load(&f).unwrap();
+        let active = web.current();
+        let users = active.users.as_ref().unwrap();
+        // The fastest of a few tries: robust against a busy machine.
+        let fastest = |user: &str| {
+            (0..5)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    assert!(!users.verify(user, "wrong"));
+                    t.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (wrong_password, wrong_user) = (fastest("alice"), fastest("mallory"));
+        let ratio = wrong_user.as_secs_f64() / wrong_password.as_secs_f64();
+        assert!(
+            (0.5..2.0).contains(&ratio),
+            "wrong user {wrong_user:?}, wrong password {wrong_password:?}"
+        );
+    }
+
+    #[test]
     fn basic_credentials_are_decoded() {
         let mut h = HeaderMap::new();
         h.insert(
