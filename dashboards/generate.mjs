@@ -434,7 +434,7 @@ const detail = dashboard({
     timeseries('Restarts over time', 'The restart count over time (docker_container_restarts): steps up at every restart by the restart policy.', 'none',
       [q(`max by (name) (docker_container_restarts{${CONT}})`, '{{name}}')],
       [8, 8]),
-    stateTimeline('Health', 'The health status over time: the docker_container_health_status stateset drawn as a state timeline (none, starting, healthy, unhealthy).',
+    stateTimeline('Health over time', 'The health status over time: the docker_container_health_status stateset drawn as a state timeline (none, starting, healthy, unhealthy).',
       encodeStateset('docker_container_health_status', 'status', HEALTH_STATES, CONT), '{{name}}', HEALTH_STATES, [8, 8]),
     timeseries('Events', 'Events of the container per interval by action (docker_container_events_total: start, die, oom, health_status_unhealthy, …).', 'none',
       [q(`sum by (name, action) (increase(docker_container_events_total{${CONT}}[$__rate_interval]))`, '{{name}} {{action}}')],

@@ -33,7 +33,7 @@ const PROMETHEUS_OWN: [&str; 3] = ["up", "scrape_duration_seconds", "scrape_samp
 /// "Docker monitoring", 893 "Docker and system monitoring") and of common
 /// cAdvisor panels and alerts, with whether they return data against this
 /// exporter; dashboards/README.md reports the same findings.
-const CADVISOR_QUERIES: [(&str, bool); 21] = [
+const CADVISOR_QUERIES: [(&str, bool); 27] = [
     // 193
     (r#"count(container_last_seen{image!=""})"#, true),
     (
@@ -66,6 +66,10 @@ const CADVISOR_QUERIES: [(&str, bool); 21] = [
         r#"sum(rate(container_network_receive_bytes_total{name=~".+"}[$interval])) by (name)"#,
         true,
     ),
+    (
+        r#"sum(rate(container_network_transmit_bytes_total{name=~".+"}[$interval])) by (name)"#,
+        true,
+    ),
     (r#"sum(container_memory_rss{name=~".+"}) by (name)"#, true),
     (
         r#"sum(container_spec_memory_limit_bytes{name=~".+"} - container_memory_usage_bytes{name=~".+"}) by (name)"#,
@@ -86,6 +90,11 @@ const CADVISOR_QUERIES: [(&str, bool); 21] = [
         true,
     ),
     (r#"machine_cpu_cores"#, true),
+    (r#"machine_memory_bytes"#, true),
+    (r#"container_fs_limit_bytes"#, false),
+    (r#"container_tasks_state"#, false),
+    (r#"container_memory_failures_total"#, false),
+    (r#"time() - container_last_seen{name=~".+"} > 60"#, false),
     (r#"container_memory_failcnt"#, false),
     (r#"container_memory_failcnt_total"#, true),
     (r#"sum by (name) (container_fs_usage_bytes)"#, false),
