@@ -130,6 +130,9 @@ function stat(title, description, unit, targets, size, extra = {}) {
       textMode: 'auto',
       justifyMode: 'auto',
       orientation: 'auto',
+      percentChangeColorMode: 'standard',
+      showPercentChange: false,
+      wideLayout: true,
       ...(extra.options ?? {}),
     },
   });
@@ -155,7 +158,8 @@ function table(title, description, unit, expr, size, valueName) {
   return panel('table', title, description, unit, [tq(expr)], size, {
     colorMode: 'thresholds',
     overrides: [detailLink],
-    options: { showHeader: true, cellHeight: 'sm', footer: { show: false, reducer: ['sum'], fields: '' }, sortBy: [{ displayName: 'name', desc: false }] },
+    custom: { align: 'auto', cellOptions: { type: 'auto' }, inspect: false },
+    options: { showHeader: true, cellHeight: 'sm', frameIndex: 0, sortBy: [{ displayName: 'name', desc: false }] },
     transformations: [
       {
         id: 'organize',
@@ -183,7 +187,7 @@ function stateTimeline(title, description, expr, legendFormat, states, size) {
     colorMode: 'fixed',
     mappings: stateMappings(states),
     custom: { fillOpacity: 80, lineWidth: 0 },
-    options: { mergeValues: true, showValue: 'auto', alignValue: 'left', rowHeight: 0.9, legend: { showLegend: true, displayMode: 'list', placement: 'bottom' }, tooltip },
+    options: { mergeValues: true, showValue: 'auto', alignValue: 'left', rowHeight: 0.9, legend: { showLegend: true, displayMode: 'list', placement: 'bottom', calcs: [] }, tooltip },
   });
 }
 
