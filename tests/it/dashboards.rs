@@ -342,13 +342,27 @@ fn dashboards_have_the_required_structure() {
     }
 }
 
-/// The alert names of alerts.yml (`- alert: Name` lines).
-pub fn alert_names() -> Vec<String> {
+/// The alerts of alerts.yml: (name, `for:`, severity), read from the
+/// `- alert:`, `for:` and `severity:` lines of each rule.
+pub fn alerts() -> Vec<(String, String, String)> {
     let text = std::fs::read_to_string(dashboards_dir().join("rules/alerts.yml")).unwrap();
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("- alert: "))
-        .map(|s| s.trim().to_string())
-        .collect()
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(name) = l.strip_prefix("- alert: ") {
+            out.push((name.trim().into(), String::new(), String::new()));
+        } else if let (Some(last), Some(d)) = (out.last_mut(), l.strip_prefix("for: ")) {
+            last.1 = d.trim().into();
+        } else if let (Some(last), Some(s)) = (out.last_mut(), l.strip_prefix("severity: ")) {
+            last.2 = s.trim().into();
+        }
+    }
+    out
+}
+
+/// The alert names of alerts.yml.
+pub fn alert_names() -> Vec<String> {
+    alerts().into_iter().map(|a| a.0).collect()
 }
 
 fn promtool(args: &[&str]) -> String {
@@ -378,6 +392,41 @@ fn rules_pass_promtool_check_and_unit_tests() {
     assert!(!text.contains("WARNING"), "{text}");
     let text = promtool(&["test", "rules", "tests/alerts_test.yml"]);
     assert!(text.contains("SUCCESS"), "{text}");
+
+    // The thresholds tables (header of alerts.yml, dashboards/README.md) say
+    // the `for:` and severity each alert really has.
+    let rules = std::fs::read_to_string(dashboards_dir().join("rules/alerts.yml")).unwrap();
+    for (name, for_, severity) in alerts() {
+        assert!(
+            !for_.is_empty() && !severity.is_empty(),
+            "{name}: for/severity"
+        );
+        let header = rules
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("# | {name} ")) || l.starts_with(&format!("# | {name}|"))
+            })
+            .unwrap_or_else(|| panic!("{name} missing from the header table of alerts.yml"));
+        let cells: Vec<&str> = header.split('|').map(str::trim).collect();
+        assert_eq!(cells[3], for_, "alerts.yml header: for of {name}");
+        assert_eq!(cells[4], severity, "alerts.yml header: severity of {name}");
+        let readme_row = std::fs::read_to_string(dashboards_dir().join("README.md"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| {
+                panic!("{name} missing from the alerts table of dashboards/README.md")
+            })
+            .to_string();
+        let cells: Vec<&str> = readme_row.split(" | ").map(str::trim).collect();
+        let n = cells.len();
+        assert_eq!(cells[n - 2], for_, "dashboards/README.md: for of {name}");
+        assert_eq!(
+            cells[n - 1].trim_end_matches('|').trim(),
+            severity,
+            "dashboards/README.md: severity of {name}"
+        );
+    }
 
     // Every alert has unit tests, and a runbook entry in dashboards/README.md.
     let tests =
