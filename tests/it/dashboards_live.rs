@@ -6,8 +6,11 @@
 //! pids limit. Every panel query of every dashboard (variables substituted)
 //! and every rule expression is evaluated through the HTTP API; each alert
 //! must be pending or firing for its bad container, by `name`, and never for
-//! the healthy ones. Then the engine socket is taken away (engine unreachable,
-//! event stream reconnects) and the exporter stopped (target down).
+//! the healthy ones. The cAdvisor compatibility findings of
+//! dashboards/README.md are replayed too. Then the engine socket is taken away
+//! (event stream reconnects, engine unreachable) and the exporter stopped
+//! (target down). The snapshot-stale alert needs minutes without a completed
+//! cycle and is proven by `promtool test rules` instead (`dashboards.rs`).
 
 use crate::dashboards::{load_dashboards, metric_names, panel_queries, rule_files};
 use crate::support::*;
