@@ -5,6 +5,7 @@
 //
 //   node dashboards/generate.mjs          rewrite dashboards/*.json
 //   node dashboards/generate.mjs --check  exit 1 if a committed file differs
+//   node dashboards/generate.mjs --panels-md  print the panel tables of README.md
 //
 // The JSON files are the product (import them by hand or provision them);
 // this script only keeps them consistent. No dependencies.
@@ -503,6 +504,19 @@ const out = {
   'docker-container-detail.json': detail,
   'docker-exporter.json': exporter,
 };
+// --panels-md: print the panel tables of dashboards/README.md (paste them there).
+if (process.argv.includes('--panels-md')) {
+  for (const [file, d] of Object.entries(out)) {
+    console.log(`### ${d.title} — \`${file}\` (uid \`${d.uid}\`)\n\n${d.description}\n`);
+    console.log('| panel | type, unit | query | what it shows |\n|---|---|---|---|');
+    for (const p of d.panels) {
+      const queries = p.targets.map((t) => '`' + t.expr.split(/\s+/).join(' ').replaceAll('|', '\\|') + '`').join('<br>');
+      console.log(`| ${p.title} | ${p.type}, \`${p.fieldConfig.defaults.unit}\` | ${queries} | ${p.description.replaceAll('|', '\\|')} |`);
+    }
+    console.log('');
+  }
+  process.exit(0);
+}
 const check = process.argv.includes('--check');
 let stale = [];
 for (const [file, dash] of Object.entries(out)) {

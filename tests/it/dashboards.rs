@@ -325,6 +325,20 @@ fn dashboards_have_the_required_structure() {
                 "{}",
                 ctx("listed in dashboards/README.md")
             );
+            // Its queries too, as `node dashboards/generate.mjs --panels-md` prints them.
+            for t in targets {
+                let expr = t["expr"].as_str().unwrap();
+                let shown = expr
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .replace('|', "\\|");
+                assert!(
+                    readme.contains(&format!("`{shown}`")),
+                    "{}",
+                    ctx(&format!("query {shown} in dashboards/README.md"))
+                );
+            }
             // Links to other dashboards go to one of ours, by uid.
             let text = p.to_string();
             for (at, _) in text.match_indices("/d/") {
