@@ -1,5 +1,7 @@
 //! Test support: the exporter run in-process, the simulated engine run as a
-//! process, the real daemon through the docker CLI, and a tiny `/metrics` reader.
+//! process, the real daemon through the docker CLI (scenario containers, a
+//! proxy socket that can take the engine away), a real Prometheus, and a tiny
+//! `/metrics` reader.
 
 #![allow(dead_code)]
 
