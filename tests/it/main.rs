@@ -1,5 +1,7 @@
 //! The integration tests: one binary, one module a theme.
 
+mod dashboards;
+mod dashboards_live;
 mod events;
 mod faults;
 mod golden;

@@ -16,24 +16,9 @@ async fn resource_families_follow_the_cgroups() {
         return;
     }
     let sc = Scenario::new("res");
-    let cpu_id = sc.run(
-        "cpu",
-        &["--cpus", "0.5", "-m", "64m", "--pids-limit", "50"],
-        &["sh", "-c", "yes > /dev/null"],
-    );
+    let cpu_id = sc.run_busy_cpu("cpu", &["--cpus", "0.5", "-m", "64m", "--pids-limit", "50"]);
     sc.run("free", &[], &["sleep", "3600"]);
-    sc.run(
-        "httpd",
-        &[],
-        &[
-            "sh",
-            "-c",
-            "echo hello > /var/www/index.html; exec httpd -f -p 8080 -h /var/www",
-        ],
-    );
-    let ip = sc.inspect("httpd", "{{.NetworkSettings.IPAddress}}");
-    let fetch = format!("while :; do wget -q -O /dev/null http://{ip}:8080/; sleep 0.1; done");
-    sc.run("wget", &[], &["sh", "-c", &fetch]);
+    sc.run_web_pair("httpd", "wget");
 
     let exporter = Exporter::start(&[
         "--docker.host=unix:///var/run/docker.sock",
