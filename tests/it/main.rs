@@ -2,7 +2,9 @@
 
 mod dashboards;
 mod dashboards_live;
+mod escaping;
 mod events;
+mod exposition;
 mod faults;
 mod golden;
 mod process;

