@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command. On a fresh Debian 12 machine, as root, it does every
 # set-up step itself (scripts/testbed.sh: packages, dockerd, test image), then runs
+#   the dashboards check (dashboards/check: npm ci, then @grafana/schema + tsc)
 #   cargo fmt --check
 #   cargo clippy --all-targets -- -D warnings
 #   scripts/build-image.sh --binary   (the static binary the image test packs)
@@ -28,6 +29,14 @@ if ! cargo clippy --version >/dev/null 2>&1; then
     step "rustup component add clippy"
     rustup component add clippy
 fi
+
+step "dashboards: type-check against @grafana/schema (dashboards/check)"
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f dashboards/check/node_modules/.package-lock.json ] ||
+    [ dashboards/check/package-lock.json -nt dashboards/check/node_modules/.package-lock.json ]; then
+    (cd dashboards/check && npm ci --no-audit --no-fund)
+fi
+node dashboards/check/check.mjs
 
 step "cargo fmt --check"
 cargo fmt --check

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a Debian 12 machine, as root:
-#   - docker.io, busybox-static, prometheus (promtool), curl, haproxy (the
-#     socket-proxy test), docker-compose, openssl and systemd-analyze, installed
-#     with apt where missing;
+#   - docker.io, busybox-static, prometheus (promtool), curl, nodejs and npm,
+#     haproxy (the socket-proxy test), docker-compose, openssl and
+#     systemd-analyze, installed with apt where missing;
 #   - check-jsonschema and kubernetes-validate (the deploy/ recipe checks) from
 #     PyPI, into the venv $TOOLS_VENV when not already on PATH (scripts/test.sh
 #     puts its bin/ on PATH);
@@ -42,6 +42,9 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     missing+=(prometheus)
 fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# node and npm run the dashboards check (dashboards/check: @grafana/schema + tsc).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
@@ -59,7 +62,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     "${SUDO[@]}" apt-get update
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 else
-    log "packages present: dockerd, busybox-static, prometheus/promtool, curl, haproxy, docker-compose, openssl, systemd-analyze"
+    log "packages present: dockerd, busybox-static, prometheus/promtool, curl, node, npm, haproxy, docker-compose, openssl, systemd-analyze"
 fi
 if [ "${#pytools[@]}" -gt 0 ]; then
     log "installing from PyPI into $TOOLS_VENV: ${pytools[*]}"

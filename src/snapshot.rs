@@ -287,12 +287,11 @@ impl Container {
         Ok(Container {
             id: i.id.clone(),
             cgroup_path: cgroup_path(cgroup_driver, &i.id),
-            name: i
-                .name
-                .as_deref()
-                .unwrap_or("")
-                .trim_start_matches('/')
-                .to_string(),
+            name: {
+                // Docker puts one `/` before the name.
+                let name = i.name.as_deref().unwrap_or("");
+                name.strip_prefix('/').unwrap_or(name).to_string()
+            },
             image: config.image.unwrap_or_default(),
             image_id: i.image.clone().unwrap_or_default(),
             labels,

@@ -63,7 +63,7 @@
 //!   `events`, `close` and `garbage` act at once on the open streams (and on the next
 //!   `count` subscriptions only if a count is given). It answers `{"ok":true,"open_streams":N}`.
 //!   `POST /_sim/clear-faults`.
-//! * `POST /_sim/set` `{"latency":"5ms","stats_tick":"1s","two_sample_delay":"1s","event_skew":"50us","event_rate":"0"}`.
+//! * `POST /_sim/set` `{"latency":"5ms","stats_tick":"1s","two_sample_delay":"1s","event_skew":"50us","event_rate":"0","churn_per_sec":"0"}`.
 //!
 //! Like the daemon, `/events?since=` replays the kept events by walking back from
 //! the newest and stopping at the first one stamped before `since`; so with
@@ -1411,7 +1411,7 @@ impl World {
 }
 
 /// The `--churn-per-sec` / `--event-rate` driver (synthetic mode), ten ticks a second.
-async fn drive(sim: Arc<Sim>, churn: u32) {
+async fn drive(sim: Arc<Sim>) {
     let Data::Synthetic(world) = &sim.data else {
         return;
     };
@@ -1425,8 +1425,9 @@ async fn drive(sim: Arc<Sim>, churn: u32) {
         {
             let mut w = world.write().unwrap();
             w.restart_due(Instant::now(), &mut out);
+            let churn = sim.churn_per_sec.load(Relaxed);
             if churn > 0 && n % 10 == 0 {
-                w.churn(churn, &mut out);
+                w.churn(u32::try_from(churn).unwrap_or(u32::MAX), &mut out);
             }
             budget += f64::from_bits(sim.event_rate.load(Relaxed)) / 10.0;
             while budget >= 1.0 {
@@ -1465,8 +1466,10 @@ struct Sim {
     calls: Calls,
     faults: Mutex<Vec<Fault>>,
     events: EventHub,
-    /// Synthetic: events per second (`f64` bits), settable through `/_sim/set`.
+    /// Synthetic: events per second (`f64` bits) and containers replaced per
+    /// second, settable through `/_sim/set`.
     event_rate: AtomicU64,
+    churn_per_sec: AtomicU64,
     data: Data,
 }
 
@@ -1517,6 +1520,7 @@ impl Sim {
             faults: Mutex::default(),
             events: EventHub::new(history, args.event_skew),
             event_rate: AtomicU64::new(args.event_rate.to_bits()),
+            churn_per_sec: AtomicU64::new(u64::from(args.churn_per_sec)),
             data,
         })
     }
@@ -1962,6 +1966,13 @@ async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> Reply {
                     }
                     continue;
                 }
+                if k == "churn_per_sec" {
+                    match val.parse::<u64>() {
+                        Ok(r) => sim.churn_per_sec.store(r, Relaxed),
+                        _ => return bad(format!("churn_per_sec: not a count: {val:?}")),
+                    }
+                    continue;
+                }
                 let slot = match k.as_str() {
                     "latency" => &sim.latency,
                     "stats_tick" => &sim.stats_tick,
@@ -1998,7 +2009,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let listener = tokio::net::UnixListener::bind(socket)
         .map_err(|e| format!("binding {}: {e}", socket.display()))?;
-    tokio::spawn(drive(sim.clone(), args.churn_per_sec));
+    tokio::spawn(drive(sim.clone()));
     let app = axum::Router::new().fallback(handle).with_state(sim.clone());
     let mode = match &args.fixtures {
         Some(dir) => format!("fixtures {}", dir.display()),

@@ -30,19 +30,34 @@ fn compose_and_stack_files_are_valid() {
         );
         assert!(ok, "compose-spec schema, {file}: {out}");
     }
-    // What the compose file mounts from the recipe exists.
-    let compose = std::fs::read_to_string(deploy("compose/docker-compose.yml")).unwrap();
-    for line in compose.lines().map(str::trim) {
-        if let Some(source) = line.strip_prefix("- ./") {
-            let source = source.split(':').next().unwrap();
-            assert!(
-                deploy("compose").join(source).exists(),
-                "deploy/compose/{source} is mounted but missing"
-            );
-        }
+    // What the compose file mounts from the repository exists.
+    for (source, _) in compose_mounts() {
+        assert!(
+            deploy("compose").join(&source).exists(),
+            "deploy/compose/{source} is mounted but missing"
+        );
     }
     let stack = std::fs::read_to_string(deploy("swarm/docker-stack.yml")).unwrap();
     assert!(stack.contains("mode: global"), "one exporter per node");
+}
+
+/// The bind mounts of the compose recipe from the repository: (source relative
+/// to deploy/compose, target in the container).
+fn compose_mounts() -> Vec<(String, String)> {
+    let compose = std::fs::read_to_string(deploy("compose/docker-compose.yml")).unwrap();
+    compose
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("- "))
+        .filter(|l| l.starts_with("./") || l.starts_with("../"))
+        .map(|l| {
+            let mut parts = l.split(':');
+            (
+                parts.next().unwrap().to_string(),
+                parts.next().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -50,10 +65,39 @@ fn every_prometheus_config_passes_promtool() {
     if !tool_available("every_prometheus_config_passes_promtool", "promtool") {
         return;
     }
-    let configs = ["compose/prometheus/prometheus.yml", "swarm/prometheus.yml"];
-    for file in configs {
-        promtool_check_config(&deploy(file));
+    promtool_check_config(&deploy("swarm/prometheus.yml"));
+    // The compose Prometheus with the rule files mounted as the compose file
+    // mounts them (promtool checks the rules a config loads, too).
+    let dir = tempfile::tempdir().unwrap();
+    let local_rules = dir.path().join("rules");
+    std::fs::create_dir(&local_rules).unwrap();
+    let rules_dir = "/etc/prometheus/rules/";
+    let mut rules = 0;
+    for (source, target) in compose_mounts() {
+        if let Some(name) = target.strip_prefix(rules_dir) {
+            std::fs::copy(deploy("compose").join(&source), local_rules.join(name)).unwrap();
+            rules += 1;
+        }
     }
+    assert!(rules >= 2, "the compose recipe mounts no rule files");
+    let config = std::fs::read_to_string(deploy("compose/prometheus/prometheus.yml")).unwrap();
+    assert!(config.contains(rules_dir));
+    let local = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &local,
+        config.replace(rules_dir, &format!("{}/", local_rules.display())),
+    )
+    .unwrap();
+    let (ok, out) = run_tool(
+        dir.path(),
+        "promtool",
+        &["check", "config", local.to_str().unwrap()],
+    );
+    assert!(ok, "promtool check config (compose, with its rules): {out}");
+    assert!(
+        out.matches("SUCCESS").count() > rules,
+        "promtool did not check the {rules} rule files: {out}"
+    );
     let swarm = std::fs::read_to_string(deploy("swarm/prometheus.yml")).unwrap();
     assert!(swarm.contains("dockerswarm_sd_configs") && swarm.contains("role: tasks"));
 }

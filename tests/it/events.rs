@@ -66,7 +66,10 @@ async fn state_changes_arrive_by_events() {
     docker(&["kill", &name]);
     let m = exporter
         .wait_for(SOON, "exited after kill, with every event counted", |m| {
-            state_is("exited")(m) && count(m, "kill") >= 2.0 && count(m, "restart") == 1.0
+            state_is("exited")(m)
+                && count(m, "kill") >= 3.0
+                && count(m, "restart") == 1.0
+                && count(m, "die") >= 3.0
         })
         .await;
     for (action, n) in [

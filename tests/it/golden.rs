@@ -1,6 +1,7 @@
 //! Golden `/metrics` for each fixture set, served by the simulated engine in
 //! replay mode. `UPDATE_GOLDEN=1 cargo test golden` rewrites the files.
 
+use crate::exposition::{self, Syntax};
 use crate::support::*;
 use std::path::Path;
 use std::time::Duration;
@@ -53,6 +54,23 @@ async fn golden(set: &str) {
         )
         .await;
     promtool_check(&m.body);
+    // Both formats parse strictly, with the same series.
+    let text = exposition::parse(&m.body, Syntax::Text).unwrap_or_else(|e| panic!("{set}: {e}"));
+    let om = exporter
+        .get(
+            "/metrics",
+            &[("accept", "application/openmetrics-text; version=1.0.0")],
+        )
+        .await
+        .text();
+    let om = exposition::parse(&om, Syntax::OpenMetrics).unwrap_or_else(|e| panic!("{set}: {e}"));
+    let count = |f: &[exposition::Family]| f.iter().map(|f| f.samples.len()).sum::<usize>();
+    assert!(text.len() > 40, "{set}: {} families", text.len());
+    assert_eq!(
+        count(&text),
+        count(&om),
+        "{set}: text and OpenMetrics series"
+    );
     let got = normalise(&m.body);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{set}.prom"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {

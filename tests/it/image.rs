@@ -5,7 +5,6 @@
 
 use crate::support::*;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// An image of this test, removed in every outcome.
@@ -25,22 +24,14 @@ async fn the_image_runs_unprivileged_against_the_real_daemon() {
     let sc = Scenario::new("image");
     let image = Image(format!("{}exporter:test", sc.prefix));
     let started = Instant::now();
-    let built = Command::new("bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh"))
-        .arg(&image.0)
-        .output()
-        .expect("bash runs");
-    assert!(
-        built.status.success(),
-        "scripts/build-image.sh failed:\n{}{}",
-        String::from_utf8_lossy(&built.stdout),
-        String::from_utf8_lossy(&built.stderr)
+    let (ok, out) = run_tool(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "bash",
+        &["scripts/build-image.sh", &image.0],
     );
-    eprintln!(
-        "{} (in {:?})",
-        String::from_utf8_lossy(&built.stdout).trim(),
-        started.elapsed()
-    );
+    assert!(ok, "scripts/build-image.sh failed:\n{out}");
+    let summary = out.lines().find(|l| l.starts_with("built ")).unwrap_or("");
+    eprintln!("{summary} (in {:?})", started.elapsed());
     // Non-root, the port documented, nothing but the binary.
     assert_eq!(
         docker(&["image", "inspect", "-f", "{{.Config.User}}", &image.0]),

@@ -1,7 +1,11 @@
 //! The integration tests: one binary, one module a theme.
 
+mod dashboards;
+mod dashboards_live;
 mod deploy;
+mod escaping;
 mod events;
+mod exposition;
 mod faults;
 mod filters;
 mod golden;

@@ -31,19 +31,10 @@ async fn container_states_match_docker_inspect() {
     );
     sc.run("exited3", &[], &["sh", "-c", "exit 3"]);
     let oom = sc.run_oom_killed("oom");
-    sc.run(
-        "restarting",
-        &["--restart", "always"],
-        &["sh", "-c", "sleep 0.2; exit 1"],
-    );
-    sc.run("paused", &[], &["sleep", "3600"]);
-    docker(&["pause", &sc.name("paused")]);
+    sc.run_restart_loop("restarting");
+    sc.run_paused("paused");
     sc.create("created", &[], &["sleep", "3600"]);
-    sc.run(
-        "healthy",
-        &["--health-cmd", "true", "--health-interval", "1s"],
-        &["sleep", "3600"],
-    );
+    sc.run_healthy("healthy");
     sc.run_unhealthy("unhealthy");
     wait_until(Duration::from_secs(60), "the scenario to settle", || {
         sc.inspect("exited3", "{{.State.Status}}") == "exited"
@@ -232,39 +223,6 @@ async fn container_states_match_docker_inspect() {
         )
         .await;
     exporter.stop().await;
-}
-
-/// A Unix socket that forwards to the real daemon, for making the engine
-/// appear and vanish under the exporter.
-struct Proxy {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    fn start(path: &std::path::Path) -> Proxy {
-        let _ = std::fs::remove_file(path);
-        let listener = tokio::net::UnixListener::bind(path).unwrap();
-        let task = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                conns.spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::UnixStream::connect(DOCKER_SOCK).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-        Proxy { task }
-    }
-
-    /// Stops accepting and drops every forwarded connection.
-    fn stop(self, path: &std::path::Path) {
-        self.task.abort();
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! Test support: the exporter run in-process, the simulated engine run as a
-//! process, the real daemon through the docker CLI, and a tiny `/metrics` reader.
+//! process, the real daemon through the docker CLI (scenario containers, a
+//! proxy socket that can take the engine away), a real Prometheus, and a tiny
+//! `/metrics` reader.
 
 #![allow(dead_code)]
 
@@ -365,6 +367,56 @@ impl Scenario {
         )
     }
 
+    /// Runs a container whose health check always passes (healthy after ~1 s).
+    pub fn run_healthy(&self, short: &str) -> String {
+        self.run(
+            short,
+            &["--health-cmd", "true", "--health-interval", "1s"],
+            &["sleep", "3600"],
+        )
+    }
+
+    /// Runs a container that exits 1 after 0.2 s under `--restart always`, so the
+    /// engine keeps restarting it (with its growing back-off).
+    pub fn run_restart_loop(&self, short: &str) -> String {
+        self.run(
+            short,
+            &["--restart", "always"],
+            &["sh", "-c", "sleep 0.2; exit 1"],
+        )
+    }
+
+    /// Runs a sleeping container and pauses it.
+    pub fn run_paused(&self, short: &str) -> String {
+        let id = self.run(short, &[], &["sleep", "3600"]);
+        docker(&["pause", &self.name(short)]);
+        id
+    }
+
+    /// Runs a container that burns CPU (`yes > /dev/null`) under `limits`
+    /// (e.g. `--cpus 0.5`).
+    pub fn run_busy_cpu(&self, short: &str, limits: &[&str]) -> String {
+        self.run(short, limits, &["sh", "-c", "yes > /dev/null"])
+    }
+
+    /// Runs a web server (busybox httpd on port 8080) named `server` and a
+    /// client named `client` that fetches from it every 0.1 s, so both see
+    /// network traffic both ways.
+    pub fn run_web_pair(&self, server: &str, client: &str) {
+        self.run(
+            server,
+            &[],
+            &[
+                "sh",
+                "-c",
+                "echo hello > /var/www/index.html; exec httpd -f -p 8080 -h /var/www",
+            ],
+        );
+        let ip = self.inspect(server, "{{.NetworkSettings.IPAddress}}");
+        let fetch = format!("while :; do wget -q -O /dev/null http://{ip}:8080/; sleep 0.1; done");
+        self.run(client, &[], &["sh", "-c", &fetch]);
+    }
+
     /// `docker inspect -f <format> <prefix><short>`.
     pub fn inspect(&self, short: &str, format: &str) -> String {
         docker(&["inspect", "-f", format, &self.name(short)])
@@ -464,6 +516,141 @@ impl Drop for EventSubscriber {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A Unix socket that forwards to the real daemon, for making the engine
+/// appear and vanish under the exporter.
+pub struct Proxy {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub fn start(path: &Path) -> Proxy {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).unwrap();
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::UnixStream::connect(DOCKER_SOCK).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Proxy { task }
+    }
+
+    /// Stops accepting and drops every forwarded connection.
+    pub fn stop(self, path: &Path) {
+        self.task.abort();
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Debian's `prometheus` (installed by scripts/testbed.sh) on 127.0.0.1 and a
+/// free port, with its config and TSDB in a temp dir; killed on drop.
+pub struct Prometheus {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Checks `config` (the text of prometheus.yml) with `promtool check
+    /// config`, starts Prometheus with it and waits until it is ready.
+    pub async fn start(config: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("prometheus.yml");
+        std::fs::write(&file, config).unwrap();
+        promtool_check_config(&file);
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed (scripts/testbed.sh installs it)");
+        let p = Prometheus {
+            port,
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while p.try_get("/-/ready").await.map(|r| r.status) != Some(200) {
+            assert!(Instant::now() < deadline, "Prometheus not ready in 30 s");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        p
+    }
+
+    /// A directory next to the config, for extra files (rules) of the test.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    async fn try_get(&self, path: &str) -> Option<Response> {
+        let addr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        try_http_request(addr, "GET", path, &[]).await.ok()
+    }
+
+    /// GET of an API path; the JSON answer (Null when not listening).
+    pub async fn api(&self, path: &str) -> serde_json::Value {
+        match self.try_get(path).await {
+            Some(r) => serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null),
+            None => serde_json::Value::Null,
+        }
+    }
+
+    /// An instant query; the whole JSON answer.
+    pub async fn query(&self, q: &str) -> serde_json::Value {
+        self.api(&format!("/api/v1/query?query={}", urlencode(q)))
+            .await
+    }
+
+    /// The first value of an instant query, if any.
+    pub async fn value(&self, q: &str) -> Option<f64> {
+        self.query(q).await["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Percent-encoding of a query-string value (everything but unreserved bytes).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Polls `cond` every 100 ms until it holds or `timeout` passes.
@@ -596,12 +783,7 @@ pub fn spawn_exporter(
     sim: &Sim,
     args: &[&str],
 ) -> (std::process::Child, SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let exe = env!("CARGO_BIN_EXE_docker_exporter");
     let (program, pre) = match prefix {
         [] => (exe, &[][..]),
@@ -689,15 +871,6 @@ pub fn promtool_check_config(file: &Path) {
         &["check", "config", file.to_str().unwrap()],
     );
     assert!(ok, "promtool check config {}: {out}", file.display());
-}
-
-/// A loopback port free right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// What `curl` made of a request: its exit code, the HTTP status (`000` when

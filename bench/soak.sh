@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Churn and soak runs of docker_exporter against the simulated engine; the
+# figures go to BENCHMARKS.md ("Churn and soak"). Not part of the test suite.
+#
+#   bench/soak.sh churn            # 10,000 containers created and destroyed (~10 min)
+#   bench/soak.sh soak [MINUTES]   # 1,000 containers, churn, 4 scrapers (default 60 min)
+#
+# churn: a baseline at 1,000 containers, then 50 containers replaced a second for
+#   200 s (10,000 created and destroyed, with their events), then quiet for the
+#   5-minute retention of per-name event counters; prints the series count and the
+#   RSS at the baseline, at the peak and after.
+# soak: 1,000 containers, 2 replaced a second, 50 events a second, 4 scrapers
+#   (gzip, one scrape a second each); RSS sampled every 10 s, its slope (least
+#   squares after the first 5 minutes), scrape failures, and the exporter's own
+#   error counters (the simulator injects no fault here, so they must stay 0).
+#
+# Builds the release binaries; every process it starts is ended on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+MODE=${1:-}
+MINUTES=${2:-60}
+case "$MODE" in churn | soak) ;; *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;; esac
+
+TMP=$(mktemp -d /tmp/dexpsoak.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+cargo build --release --workspace --bins >&2
+BIN=target/release
+SOCK=$TMP/sim.sock
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+
+sim_set() { curl -sf --unix-socket "$SOCK" -d "$1" http://sim/_sim/set >/dev/null; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$EXPORTER/status"; }
+series() { curl -sf "$URL/metrics" | grep -vc '^#'; }
+errors() {
+    curl -sf "$URL/metrics" |
+        awk '/^docker_exporter_collector_errors_total/ {s += $2} END {print s + 0}'
+}
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+rss_median() { for _ in 1 2 3 4 5; do rss_kib; sleep 2; done | median; }
+
+start() {
+    "$BIN/docker_sim" --socket "$SOCK" --containers 1000 "$@" >/dev/null 2>"$TMP/sim.log" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+    "$BIN/docker_exporter" --docker.host="unix://$SOCK" --web.listen-address="127.0.0.1:$PORT" \
+        --collect.interval="$INTERVAL" --log.level=warn 2>"$TMP/exporter.log" &
+    EXPORTER=$!
+    PIDS+=("$EXPORTER")
+    for _ in $(seq 1 100); do curl -sf "$URL/-/ready" >/dev/null && break; sleep 0.2; done
+}
+
+if [ "$MODE" = churn ]; then
+    INTERVAL=5s
+    start --event-rate 20
+    log "warming up 30 s"
+    sleep 30
+    base_series=$(series)
+    base_rss=$(rss_median)
+    log "baseline: $base_series series, RSS $base_rss KiB"
+    sim_set '{"churn_per_sec": "50"}'
+    peak_series=$base_series
+    peak_rss=$base_rss
+    for _ in $(seq 1 100); do # 200 s: 10,000 containers replaced
+        sleep 2
+        s=$(series)
+        r=$(rss_kib)
+        [ "$s" -gt "$peak_series" ] && peak_series=$s
+        [ "$r" -gt "$peak_rss" ] && peak_rss=$r
+    done
+    sim_set '{"churn_per_sec": "0"}'
+    log "churn over: peak $peak_series series, RSS $peak_rss KiB; waiting out the 5-minute retention"
+    sleep 320
+    after_series=$(series)
+    after_rss=$(rss_median)
+    err=$(errors)
+    python3 - "$base_series" "$peak_series" "$after_series" "$base_rss" "$peak_rss" "$after_rss" "$err" <<'PY'
+import sys
+bs, ps, as_, br, pr, ar, err = (int(float(x)) for x in sys.argv[1:])
+print("| churn: 10,000 containers replaced over 200 s | baseline | peak | after (5 min retention) |")
+print("|---|---|---|---|")
+print(f"| series on /metrics | {bs} | {ps} | {as_} ({as_ - bs:+d}) |")
+print(f"| RSS (MiB, median of 5) | {br/1024:.1f} | {pr/1024:.1f} (sampled) | {ar/1024:.1f} ({(ar/br - 1)*100:+.1f} %) |")
+print(f"\ncollector errors counted: {err}")
+PY
+else
+    INTERVAL=15s
+    start --event-rate 50 --churn-per-sec 2
+    for i in 1 2 3 4; do
+        (
+            fails=0
+            while :; do
+                code=$(curl -s -o /dev/null -w '%{http_code}' --compressed "$URL/metrics" || echo 000)
+                [ "$code" = 200 ] || { fails=$((fails + 1)); echo "$fails" >"$TMP/fails.$i"; }
+                sleep 1
+            done
+        ) &
+        PIDS+=($!)
+    done
+    log "soak: $MINUTES min"
+    end=$(($(date +%s) + MINUTES * 60))
+    t0=$(date +%s)
+    while [ "$(date +%s)" -lt "$end" ]; do
+        echo "$(($(date +%s) - t0)) $(rss_kib)" >>"$TMP/rss"
+        sleep 10
+    done
+    fails=$( (cat "$TMP"/fails.* 2>/dev/null || true) | awk '{s += $1} END {print s + 0}')
+    err=$(errors)
+    reconnects=$(curl -sf "$URL/metrics" | awk '/^docker_exporter_event_stream_reconnects_total/ {print $2}')
+    python3 - "$TMP/rss" "$fails" "$err" "$reconnects" "$MINUTES" <<'PY'
+import sys
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+fails, err, reconnects, minutes = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+late = [(t, r) for t, r in rows if t >= 300] or rows
+n = len(late)
+mt = sum(t for t, _ in late) / n
+mr = sum(r for _, r in late) / n
+var = sum((t - mt) ** 2 for t, _ in late) or 1.0
+slope = sum((t - mt) * (r - mr) for t, r in late) / var  # KiB per second
+mib = [r / 1024 for _, r in rows]
+print(f"| soak: {minutes} min, 1,000 containers, churn 2/s, 50 events/s, 4 scrapers | value |")
+print("|---|---|")
+print(f"| RSS at 5 min / at the end / max (MiB) | {late[0][1]/1024:.1f} / {rows[-1][1]/1024:.1f} / {max(mib):.1f} |")
+print(f"| RSS slope after 5 min (least squares, {n} samples) | {slope * 3600 / 1024:+.2f} MiB/hour |")
+print(f"| scrapes not answered 200 | {fails} |")
+print(f"| collector errors counted (none injected) | {err} |")
+print(f"| event stream reconnects | {reconnects} |")
+PY
+fi

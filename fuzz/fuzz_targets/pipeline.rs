@@ -1,0 +1,22 @@
+//! The whole path at once: an inspect, a stats, a `/version` and an `/info`
+//! body (the input split at NUL bytes) → the snapshot builders → both encoders
+//! → a strict parse of each body.
+#![no_main]
+use docker_exporter::docker::types;
+use docker_exporter::snapshot::{Engine, Stats};
+use docker_exporter_fuzz as harness;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut parts = data.split(|b| *b == 0);
+    let mut next = || parts.next().unwrap_or(&[]);
+    let (inspect, stats, version, info) = (next(), next(), next(), next());
+    let containers = harness::decode::<types::Inspect>(inspect)
+        .map(|i| harness::containers(&i))
+        .unwrap_or_default();
+    let stats = harness::decode::<types::Stats>(stats).and_then(|s| Stats::from_wire(&s));
+    let version: types::Version = harness::decode(version).unwrap_or_default();
+    let info: types::Info = harness::decode(info).unwrap_or_default();
+    let engine = Engine::from_wire(&version, &info, "1.41".into());
+    harness::check(Some(engine), containers, stats);
+});
