@@ -3,7 +3,7 @@
 # set-up step itself (scripts/testbed.sh: packages, dockerd, test image), then runs
 #   cargo fmt --check
 #   cargo clippy --all-targets -- -D warnings
-#   cargo test --all-targets [ARGS...]
+#   cargo test --all-targets [ARGS...] -- --include-ignored
 # and stops at the first failure. Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
 #   scripts/test.sh real_daemon -- --test-threads=1
@@ -32,7 +32,16 @@ cargo fmt --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
-step "cargo test --all-targets $*"
-cargo test --all-targets "$@"
+# The real-daemon tests are #[ignore]d, so that a plain `cargo test` shows
+# them as ignored; here they run (the daemon is up), and fail if it is not.
+args=("$@")
+has_separator=false
+for a in "${args[@]}"; do
+    [[ $a == -- ]] && has_separator=true
+done
+if $has_separator; then args+=(--include-ignored); else args+=(-- --include-ignored); fi
+
+step "cargo test --all-targets ${args[*]}"
+cargo test --all-targets "${args[@]}"
 
 step "all checks passed"

@@ -19,6 +19,7 @@ use crate::snapshot::{
 };
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -40,6 +41,9 @@ pub struct Store {
     /// True once the event stream has tried to subscribe: the first list waits
     /// for it, so no change falls between the list and the subscription.
     subscribe_tried: tokio::sync::watch::Sender<bool>,
+    /// True once a periodic cycle has completed: with the engine's answer, or
+    /// with the engine found down (`docker_up 0`). `/-/ready` answers with it.
+    cycle_completed: AtomicBool,
 }
 
 /// The mutable state behind the snapshot, including what only the collectors need.
@@ -128,6 +132,7 @@ impl Default for Store {
             working: Mutex::new(Working::default()),
             resync: Notify::new(),
             subscribe_tried: tokio::sync::watch::Sender::new(false),
+            cycle_completed: AtomicBool::new(false),
         }
     }
 }
@@ -149,6 +154,12 @@ impl Store {
     /// Reads the working state without publishing.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&Working) -> R) -> R {
         f(&self.working.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Whether a periodic cycle has completed (its answer, or the engine found
+    /// down); the event stream subscribing does not count.
+    pub fn ready(&self) -> bool {
+        self.cycle_completed.load(Ordering::Acquire)
     }
 
     /// Asks the periodic loop for a full cycle now (nothing to publish yet).
@@ -200,6 +211,7 @@ pub async fn run(
     loop {
         let started = Instant::now();
         let ok = cycle(&client, &store, &config, &mut log).await;
+        store.cycle_completed.store(true, Ordering::Release);
         let wait = if ok {
             failures = 0;
             config.collect_interval.saturating_sub(started.elapsed())

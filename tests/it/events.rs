@@ -8,10 +8,9 @@ use std::time::Duration;
 const SOON: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn state_changes_arrive_by_events() {
-    if !real_daemon_available("state_changes_arrive_by_events") {
-        return;
-    }
+    require_real_daemon();
     let sc = Scenario::new("events");
     let exporter = Exporter::start(&[
         "--docker.host=unix:///var/run/docker.sock",
