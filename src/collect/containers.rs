@@ -4,7 +4,7 @@
 use super::{LogOnce, Outcome, Store, Working};
 use crate::config::Config;
 use crate::docker::{types, Client};
-use crate::snapshot::{Container, Engine};
+use crate::snapshot::{Container, Engine, Saturated};
 use futures_util::stream::{self, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -147,7 +147,20 @@ pub(super) async fn inspect_all(
         .map(|(id, answer)| {
             let result = match answer {
                 Ok(Some(body)) => {
-                    match Container::from_inspect(&body, &config.container_labels, cgroup_driver) {
+                    let mut saturated = Saturated::default();
+                    let built = Container::from_inspect(
+                        &body,
+                        &config.container_labels,
+                        cgroup_driver,
+                        &mut saturated,
+                    );
+                    if saturated.0 > 0 {
+                        errors += saturated.0;
+                        if log.first(format!("saturated {id}")) {
+                            tracing::warn!(container = %id, "a limit of this container is too large to compute: served saturated");
+                        }
+                    }
+                    match built {
                         Ok(c) => Inspected::Built(Arc::new(c)),
                         Err(e) => {
                             errors += 1;
