@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command. On a fresh Debian 12 machine, as root, it does every
 # set-up step itself (scripts/testbed.sh: packages, dockerd, test image), then runs
-#   cargo fmt --check
-#   cargo clippy --all-targets -- -D warnings
-#   cargo test --all-targets [ARGS...] -- --include-ignored
+#   cargo fmt --all --check
+#   cargo clippy --workspace --all-targets -- -D warnings
+#   cargo test --workspace --all-targets [ARGS...] -- --include-ignored
 # and stops at the first failure. Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
 #   scripts/test.sh real_daemon -- --test-threads=1
@@ -26,11 +26,11 @@ if ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add clippy
 fi
 
-step "cargo fmt --check"
-cargo fmt --check
+step "cargo fmt --all --check"
+cargo fmt --all --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 # The real-daemon tests are #[ignore]d, so that a plain `cargo test` shows
 # them as ignored; here they run (the daemon is up), and fail if it is not.
@@ -41,7 +41,7 @@ for a in "${args[@]}"; do
 done
 if $has_separator; then args+=(--include-ignored); else args+=(-- --include-ignored); fi
 
-step "cargo test --all-targets ${args[*]}"
-cargo test --all-targets "${args[@]}"
+step "cargo test --workspace --all-targets ${args[*]}"
+cargo test --workspace --all-targets "${args[@]}"
 
 step "all checks passed"

@@ -40,11 +40,7 @@ fn bad_flags_stop_startup_naming_the_flag() {
 #[test]
 fn sigterm_stops_it_even_when_stderr_is_gone() {
     let sim = Sim::start(&["--containers", "3"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = docker_sim::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_docker_exporter"))
         .arg(sim.host())
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))

@@ -3,6 +3,7 @@
 //! so this covers that path; `promtool check metrics` covers the text format.
 
 use crate::support::*;
+use docker_sim::free_port;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,14 +14,6 @@ impl Drop for Prometheus {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn query(port: u16, q: &str) -> serde_json::Value {

@@ -136,16 +136,7 @@ async fn ready_waits_for_the_first_cycle() {
     let exporter = Exporter::start(&[&sim.host(), "--collect.interval=60s"]).await;
     assert_eq!(exporter.get("/-/healthy", &[]).await.status, 200);
     assert_eq!(exporter.get("/-/ready", &[]).await.status, 503);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = exporter.get("/-/ready", &[]).await.status;
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 503);
-        assert!(std::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    exporter.wait_ready(Duration::from_secs(20)).await;
     let m = exporter.metrics().await;
     assert!(
         m.get("docker_exporter_last_collection_timestamp_seconds", &[])
@@ -173,11 +164,7 @@ async fn ready_with_the_engine_down() {
         dir.path().join("none.sock").display()
     );
     let exporter = Exporter::start(&[&host, "--collect.interval=60s"]).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while exporter.get("/-/ready", &[]).await.status != 200 {
-        assert!(std::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    exporter.wait_ready(Duration::from_secs(20)).await;
     let m = exporter.metrics().await;
     assert_eq!(m.get("docker_up", &[]), Some(0.0));
     assert_eq!(

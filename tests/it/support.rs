@@ -1,5 +1,5 @@
-//! Test support: the exporter run in-process, the simulated engine run as a
-//! process, the real daemon through the docker CLI, and a tiny `/metrics` reader.
+//! Test support: the exporter and the simulated engine run in-process, the
+//! real daemon through the docker CLI, and a tiny `/metrics` reader.
 
 #![allow(dead_code)]
 
@@ -9,10 +9,9 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +62,20 @@ impl Exporter {
 
     pub async fn metrics(&self) -> Metrics {
         Metrics::parse(&self.get("/metrics", &[]).await.text())
+    }
+
+    /// Polls `/-/ready` until it answers 200; every answer before must be 503.
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.get("/-/ready", &[]).await.status {
+                200 => return,
+                503 => {}
+                other => panic!("/-/ready answered {other}"),
+            }
+            assert!(Instant::now() < deadline, "not ready within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Scrapes until `ready` holds for the metrics, or panics after `timeout`
@@ -406,55 +419,31 @@ pub fn promtool_check(body: &str) {
     );
 }
 
-/// The simulated engine (`docker_sim`) running as a child process.
+/// The simulated engine (`docker_sim`), running in this process.
 pub struct Sim {
-    pub socket: PathBuf,
-    child: Child,
-    _dir: Option<tempfile::TempDir>,
+    running: docker_sim::Running,
+    control: docker_sim::Control,
 }
 
 impl Sim {
-    /// Starts `docker_sim` on a socket in a new temp dir.
+    /// Starts `docker_sim` with `args` on a socket in a new temp dir.
     pub fn start(args: &[&str]) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("docker.sock");
-        let mut sim = Sim::start_at(&socket, args);
-        sim._dir = Some(dir);
-        sim
+        let running = docker_sim::Running::start(args).expect("docker_sim starts");
+        let control = running.control();
+        Sim { running, control }
     }
 
-    /// Starts `docker_sim` on `socket` and waits until it listens.
-    pub fn start_at(socket: &Path, args: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_docker_sim"))
-            .arg("--socket")
-            .arg(socket)
-            .args(args)
-            .env(
-                "DOCKER_SIM_LOG",
-                std::env::var("DOCKER_SIM_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("docker_sim starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(line.contains("listening"), "docker_sim said {line:?}");
-        Sim {
-            socket: socket.to_path_buf(),
-            child,
-            _dir: None,
-        }
-    }
-
+    /// `--docker.host=unix://<socket>`.
     pub fn host(&self) -> String {
-        format!("--docker.host=unix://{}", self.socket.display())
+        format!("--docker.host={}", self.running.docker_host())
     }
 
     /// Calls to the simulated engine so far: `(total, non-GET/HEAD)`.
     pub async fn calls(&self) -> serde_json::Value {
-        serde_json::from_str(&self.control("GET", "/_sim/calls", None).await).unwrap()
+        self.control
+            .get_json("/_sim/calls")
+            .await
+            .expect("docker_sim answers")
     }
 
     /// Sends a request to the simulator's control plane (never the exporter's client).
@@ -464,20 +453,12 @@ impl Sim {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> String {
-        use http_body_util::Full;
-        let client: Client<_, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector);
-        let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, path).into();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = hyper::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let resp = client.request(req).await.expect("docker_sim answers");
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8_lossy(&bytes).to_string()
+        let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
+        self.control
+            .call(method, path, body.as_ref())
+            .await
+            .expect("docker_sim answers")
+            .text()
     }
 
     /// Posts a container event (`action` on `container`) to the simulator.
@@ -488,17 +469,6 @@ impl Sim {
             Some(serde_json::json!({"container": container, "action": action})),
         )
         .await;
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
