@@ -4,7 +4,7 @@
 //! and swap it in whole. The `from_*` functions here turn wire types into
 //! snapshot data and are pure: no I/O, no clock except what they are given.
 
-use crate::docker::types;
+use crate::docker::{types, ApiVersion};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,7 +37,10 @@ pub struct ContainerEntry {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Engine {
     pub version: String,
-    pub api_version: String,
+    /// The negotiated (or pinned) API version.
+    pub api_version: ApiVersion,
+    /// `api_version` as the label text (labels borrow from the snapshot).
+    pub api_version_label: String,
     pub os: String,
     pub os_type: String,
     pub architecture: String,
@@ -54,7 +57,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn from_wire(version: &types::Version, info: &types::Info, api_version: String) -> Self {
+    pub fn from_wire(
+        version: &types::Version,
+        info: &types::Info,
+        api_version: ApiVersion,
+    ) -> Self {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         Engine {
             version: info
@@ -63,6 +70,7 @@ impl Engine {
                 .or_else(|| version.version.clone())
                 .unwrap_or_default(),
             api_version,
+            api_version_label: api_version.to_string(),
             os: info
                 .operating_system
                 .clone()

@@ -9,7 +9,7 @@
 //! unreachable tells this task to reconnect instead.
 
 use super::containers::{self, Inspected};
-use super::{LogOnce, Store, Working, EVENTS};
+use super::{backoff, Collector, LogOnce, Store, Working};
 use crate::config::Config;
 use crate::docker::{types, Client, EventStream};
 use crate::snapshot::{now_unix, Container, ContainerEvents};
@@ -108,7 +108,7 @@ pub async fn run(
                 let dead = shutdown.child_token();
                 store.update(|w| {
                     w.events_stream = Some(dead.clone());
-                    w.record(EVENTS, Duration::ZERO, 0);
+                    w.record(Collector::Events, Duration::ZERO, 0);
                     if subscribed_before {
                         w.event_stream_reconnects += 1;
                     }
@@ -134,7 +134,7 @@ pub async fn run(
                 }
                 store.update(|w| {
                     w.events_stream = None;
-                    w.record(EVENTS, Duration::ZERO, 1);
+                    w.record(Collector::Events, Duration::ZERO, 1);
                 });
                 if log.first("stream") {
                     tracing::warn!(error = %ended, "event stream broke; reconnecting");
@@ -144,18 +144,31 @@ pub async fn run(
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
-                store.update(|w| w.record(EVENTS, Duration::ZERO, 1));
+                store.update(|w| w.record(Collector::Events, Duration::ZERO, 1));
                 if log.first("subscribe") {
                     tracing::warn!(error = %e, "cannot open the event stream; retrying with backoff");
                 }
             }
         }
-        let wait = Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5));
+        let wait = backoff(
+            failures.saturating_add(1),
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        );
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// What the reader task passes on from the stream.
+enum Read {
+    Event(types::Event),
+    /// A line that is not an event: counted and skipped, the stream goes on.
+    Undecodable(crate::docker::Error),
+    /// The stream broke or the engine closed it: why.
+    Ended(String),
 }
 
 /// Reads one open stream until it ends or `dead` is cancelled; returns why.
@@ -169,24 +182,21 @@ async fn follow(
     dead: &CancellationToken,
 ) -> String {
     // A reader task keeps the socket drained while a batch is applied.
-    let (tx, mut rx) = mpsc::channel::<Result<types::Event, String>>(4 * BATCH);
+    let (tx, mut rx) = mpsc::channel::<Read>(4 * BATCH);
     let reader = tokio::spawn(async move {
         while let Some(item) = stream.next().await {
-            let broke =
-                matches!(&item, Err(e) if !matches!(e, crate::docker::Error::Decode { .. }));
-            let item = item.map_err(|e| {
-                if broke {
-                    format!("stream: {e}")
-                } else {
-                    e.to_string()
-                }
-            });
-            if tx.send(item).await.is_err() || broke {
+            let read = match item {
+                Ok(event) => Read::Event(event),
+                Err(e @ crate::docker::Error::Decode { .. }) => Read::Undecodable(e),
+                Err(e) => Read::Ended(e.to_string()),
+            };
+            let ended = matches!(read, Read::Ended(_));
+            if tx.send(read).await.is_err() || ended {
                 return;
             }
         }
         let _ = tx
-            .send(Err("stream: the engine closed the event stream".into()))
+            .send(Read::Ended("the engine closed the event stream".into()))
             .await;
     });
     let _stop_reader = AbortOnDropHandle::new(reader);
@@ -206,9 +216,9 @@ async fn follow(
         let mut broke = None;
         for item in batch.drain(..) {
             match item {
-                Ok(e) => events.push(e),
-                Err(e) if e.starts_with("stream: ") => broke = Some(e),
-                Err(e) => {
+                Read::Event(e) => events.push(e),
+                Read::Ended(why) => broke = Some(why),
+                Read::Undecodable(e) => {
                     errors += 1;
                     if log.first("decode") {
                         tracing::warn!(error = %e, "skipping an event line that is not an event");
@@ -223,7 +233,7 @@ async fn follow(
                 errors += changes.errors;
                 changes.apply(w);
             }
-            w.record(EVENTS, started.elapsed(), errors);
+            w.record(Collector::Events, started.elapsed(), errors);
         });
         if let Some(e) = broke {
             return e;
@@ -355,7 +365,7 @@ impl Changes {
         for id in gone {
             w.containers.remove(&id);
             w.stats.remove(&id);
-            w.list_keys.remove(&id);
+            w.fingerprints.remove(&id);
             w.touched.insert(id, generation);
         }
         count(w, &self.fx);

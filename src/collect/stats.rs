@@ -9,7 +9,7 @@
 
 use super::{LogOnce, Outcome, Working};
 use crate::config::Config;
-use crate::docker::{ApiVersion, Client, ONE_SHOT_STATS};
+use crate::docker::Client;
 use crate::snapshot::{now_unix, Engine, Saturated, Stats};
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
@@ -58,10 +58,7 @@ pub(super) async fn collect(
     log: &mut LogOnce,
 ) -> Outcome<Vec<(String, Sample)>> {
     let started = Instant::now();
-    let one_shot = engine
-        .api_version
-        .parse::<ApiVersion>()
-        .is_ok_and(|v| v >= ONE_SHOT_STATS);
+    let one_shot = engine.api_version.has_one_shot_stats();
     if !one_shot && log.first("two-sample stats") {
         tracing::warn!(
             api_version = %engine.api_version,
@@ -76,7 +73,7 @@ pub(super) async fn collect(
     let mut failures: Vec<(String, String)> = Vec::new();
     let fan_out = stream::iter(ids.iter().cloned())
         .map(|id| async move {
-            let r = client.stats(&id).await;
+            let r = client.stats(&id, one_shot).await;
             (id, r)
         })
         .buffer_unordered(limit);

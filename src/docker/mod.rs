@@ -33,8 +33,17 @@ const FALLBACK_API_VERSION: ApiVersion = ApiVersion(1, 24);
 const MAX_BODY_BYTES: usize = 256 << 20;
 
 /// An Engine API version, `major.minor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ApiVersion(pub u16, pub u16);
+
+impl ApiVersion {
+    /// Whether stats calls of this version can ask for a single sample
+    /// (`one-shot`); without it the engine waits 1-2 s for a second one.
+    /// The one place this is decided: the stats collector asks, the client obeys.
+    pub fn has_one_shot_stats(self) -> bool {
+        self >= ONE_SHOT_STATS
+    }
+}
 
 impl FromStr for ApiVersion {
     type Err = String;
@@ -387,10 +396,10 @@ impl Client {
             .await
     }
 
-    /// One stats sample: `one-shot` where the API has it (1.41+), else the
-    /// two-sample answer. `None` when the container is gone.
-    pub async fn stats(&self, id: &str) -> Result<Option<types::Stats>, Error> {
-        let one_shot = self.api_version().await? >= ONE_SHOT_STATS;
+    /// One stats sample: a single one with `one_shot` (decided by the caller
+    /// from [`ApiVersion::has_one_shot_stats`]), else the two-sample answer.
+    /// `None` when the container is gone.
+    pub async fn stats(&self, id: &str, one_shot: bool) -> Result<Option<types::Stats>, Error> {
         let query = if one_shot {
             "stream=false&one-shot=true"
         } else {

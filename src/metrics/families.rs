@@ -126,7 +126,7 @@ fn engine_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot) {
     .push(
         vec![
             ("version", e.version.as_str()),
-            ("api_version", e.api_version.as_str()),
+            ("api_version", e.api_version_label.as_str()),
             ("os", e.os.as_str()),
             ("os_type", e.os_type.as_str()),
             ("architecture", e.architecture.as_str()),
