@@ -45,25 +45,26 @@ impl Sim {
     pub(crate) fn new(args: &Args) -> Result<Self, String> {
         let (data, history) = match &args.fixtures {
             Some(dir) => {
-                let (fx, history) = Fixtures::load(dir)?;
-                (Data::Fixtures(Box::new(fx)), history)
+                let (fixtures, history) = Fixtures::load(dir)?;
+                (Data::Fixtures(Box::new(fixtures)), history)
             }
             None => (Data::Synthetic(RwLock::new(World::new(args))), Vec::new()),
         };
-        let fx = match &data {
-            Data::Fixtures(fx) => Some(fx),
+        let fixtures = match &data {
+            Data::Fixtures(fixtures) => Some(fixtures),
             Data::Synthetic(_) => None,
         };
-        let from_fx = |f: fn(&Fixtures) -> &Option<String>| fx.and_then(|fx| f(fx).clone());
+        let from_fixtures =
+            |f: fn(&Fixtures) -> &Option<String>| fixtures.and_then(|fixtures| f(fixtures).clone());
         let api_version = args
             .api_version
             .clone()
-            .or_else(|| from_fx(|f| &f.api_version));
+            .or_else(|| from_fixtures(|f| &f.api_version));
         let api_version = api_version.unwrap_or_else(|| "1.44".into());
         let engine_version = args
             .engine_version
             .clone()
-            .or_else(|| from_fx(|f| &f.engine_version));
+            .or_else(|| from_fixtures(|f| &f.engine_version));
         let engine_version = engine_version.unwrap_or_else(|| "25.0.5".into());
         let api = parse_api(&api_version).ok_or(format!("bad --api-version {api_version:?}"))?;
         let min_api = parse_api(&args.min_api_version).ok_or("bad --min-api-version")?;
@@ -109,14 +110,14 @@ impl Sim {
     /// Resolves an id, unique id prefix or name to the full id.
     pub(crate) fn resolve(&self, key: &str) -> Option<String> {
         match &self.data {
-            Data::Fixtures(fx) => fx.resolve(key),
+            Data::Fixtures(fixtures) => fixtures.resolve(key),
             Data::Synthetic(w) => w.read().unwrap().get(key).map(|c| c.id.clone()),
         }
     }
 
     pub(crate) fn version(&self) -> Reply {
-        if let Data::Fixtures(fx) = &self.data {
-            return raw_json(fx.version.clone());
+        if let Data::Fixtures(fixtures) = &self.data {
+            return raw_json(fixtures.version.clone());
         }
         let (v, api, min) = (
             &self.engine_version,
@@ -143,14 +144,14 @@ impl Sim {
 
     pub(crate) fn info(&self) -> Reply {
         match &self.data {
-            Data::Fixtures(fx) => raw_json(fx.info.clone()),
+            Data::Fixtures(fixtures) => raw_json(fixtures.info.clone()),
             Data::Synthetic(w) => json_reply(StatusCode::OK, &w.read().unwrap().info(self)),
         }
     }
 
     pub(crate) fn list(&self, all: bool) -> Reply {
         let w = match &self.data {
-            Data::Fixtures(fx) => return raw_json(fx.list(all)),
+            Data::Fixtures(fixtures) => return raw_json(fixtures.list(all)),
             Data::Synthetic(w) => w.read().unwrap(),
         };
         let now = SystemTime::now();
@@ -161,7 +162,10 @@ impl Sim {
 
     pub(crate) fn inspect(&self, key: &str) -> Reply {
         let body = match &self.data {
-            Data::Fixtures(fx) => fx.resolve(key).and_then(|id| fx.inspect.get(&id)).cloned(),
+            Data::Fixtures(fixtures) => fixtures
+                .resolve(key)
+                .and_then(|id| fixtures.inspect.get(&id))
+                .cloned(),
             Data::Synthetic(w) => {
                 let w = w.read().unwrap();
                 w.get(key)
@@ -174,7 +178,7 @@ impl Sim {
     /// One stats body for a resolved id (`pre`: the precpu interval), None if gone.
     pub(crate) fn stats_body(&self, id: &str, pre: Option<Duration>) -> Option<Bytes> {
         match &self.data {
-            Data::Fixtures(fx) => fx.stats.get(id).cloned(),
+            Data::Fixtures(fixtures) => fixtures.stats.get(id).cloned(),
             Data::Synthetic(w) => {
                 let w = w.read().unwrap();
                 let mut body = serde_json::to_vec(&w.stats(w.get(id)?, pre)).ok()?;
@@ -206,9 +210,9 @@ impl Sim {
                         w.act(s, &ev.action, ev.actor.attributes.clone());
                     }
                 }
-                Data::Fixtures(fx) if ev.typ == "container" && ev.action == "destroy" => {
-                    if let Some(id) = fx.resolve(&key) {
-                        fx.removed.write().unwrap().insert(id);
+                Data::Fixtures(fixtures) if ev.typ == "container" && ev.action == "destroy" => {
+                    if let Some(id) = fixtures.resolve(&key) {
+                        fixtures.removed.write().unwrap().insert(id);
                     }
                 }
                 _ => {}
@@ -250,9 +254,9 @@ impl Sim {
                 };
                 Ok(w.act(serial, action, attrs).expect("the container exists"))
             }
-            Data::Fixtures(fx) => {
-                let id = fx.resolve(key).ok_or_else(|| gone(key))?;
-                let listed = fx.listed.iter().flatten().find(|c| c.id == id);
+            Data::Fixtures(fixtures) => {
+                let id = fixtures.resolve(key).ok_or_else(|| gone(key))?;
+                let listed = fixtures.listed.iter().flatten().find(|c| c.id == id);
                 let mut all = listed.map(|c| c.labels.clone()).unwrap_or_default();
                 let name = listed
                     .and_then(|c| c.names.first())
@@ -260,7 +264,7 @@ impl Sim {
                 all.insert("name".into(), name.unwrap_or_default().into());
                 all.extend(attrs);
                 if action == "destroy" {
-                    fx.removed.write().unwrap().insert(id.clone());
+                    fixtures.removed.write().unwrap().insert(id.clone());
                 }
                 let image = listed.map_or("", |c| c.image.as_str());
                 Ok(container_event(&id, image, all, action))

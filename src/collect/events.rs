@@ -105,9 +105,9 @@ pub async fn run(
                     tracing::info!("event stream open again");
                 }
                 // Cancelled on shutdown, or by a cycle that finds the engine gone.
-                let dead = shutdown.child_token();
+                let stop_stream = shutdown.child_token();
                 store.update(|w| {
-                    w.events_stream = Some(dead.clone());
+                    w.events_stream = Some(stop_stream.clone());
                     w.record(Collector::Events, Duration::ZERO, 0);
                     if subscribed_before {
                         w.event_stream_reconnects += 1;
@@ -126,7 +126,7 @@ pub async fn run(
                     &config,
                     &mut cursor,
                     &mut log,
-                    &dead,
+                    &stop_stream,
                 )
                 .await;
                 if shutdown.is_cancelled() {
@@ -171,7 +171,7 @@ enum Read {
     Ended(String),
 }
 
-/// Reads one open stream until it ends or `dead` is cancelled; returns why.
+/// Reads one open stream until it ends or `stop_stream` is cancelled; returns why.
 async fn follow(
     mut stream: EventStream,
     client: &Client,
@@ -179,7 +179,7 @@ async fn follow(
     config: &Config,
     cursor: &mut Cursor,
     log: &mut LogOnce,
-    dead: &CancellationToken,
+    stop_stream: &CancellationToken,
 ) -> String {
     // A reader task keeps the socket drained while a batch is applied.
     let (tx, mut rx) = mpsc::channel::<Read>(4 * BATCH);
@@ -204,7 +204,7 @@ async fn follow(
     loop {
         batch.clear();
         let n = tokio::select! {
-            _ = dead.cancelled() => return "the engine could not be reached".into(),
+            _ = stop_stream.cancelled() => return "the engine could not be reached".into(),
             n = rx.recv_many(&mut batch, BATCH) => n,
         };
         if n == 0 {
@@ -226,8 +226,8 @@ async fn follow(
                 }
             }
         }
-        let fx = effects(cursor, &events);
-        let changes = inspect_changes(client, store, config, fx, log).await;
+        let changed = effects(cursor, &events);
+        let changes = inspect_changes(client, store, config, changed, log).await;
         store.update(|w| {
             if let Some(changes) = changes {
                 errors += changes.errors;
@@ -310,7 +310,7 @@ fn effects(cursor: &mut Cursor, events: &[types::Event]) -> Effects {
 
 /// A batch's effects with the changed containers inspected, ready to apply.
 struct Changes {
-    fx: Effects,
+    effects: Effects,
     inspected: Vec<(String, Inspected)>,
     errors: u64,
 }
@@ -321,10 +321,10 @@ async fn inspect_changes(
     client: &Client,
     store: &Store,
     config: &Config,
-    fx: Effects,
+    effects: Effects,
     log: &mut LogOnce,
 ) -> Option<Changes> {
-    if fx == Effects::default() {
+    if effects == Effects::default() {
         return None;
     }
     let driver = store.read(|w| {
@@ -333,10 +333,16 @@ async fn inspect_changes(
             .map(|e| e.cgroup_driver.clone())
             .unwrap_or_default()
     });
-    let (inspected, errors) =
-        containers::inspect_all(client, config, &driver, fx.inspect.iter().cloned(), log).await;
+    let (inspected, errors) = containers::inspect_all(
+        client,
+        config,
+        &driver,
+        effects.inspect.iter().cloned(),
+        log,
+    )
+    .await;
     Some(Changes {
-        fx,
+        effects,
         inspected,
         errors,
     })
@@ -348,7 +354,7 @@ impl Changes {
     fn apply(self, w: &mut Working) {
         w.generation += 1;
         let generation = w.generation;
-        let mut gone = self.fx.destroyed.clone();
+        let mut gone = self.effects.destroyed.clone();
         for (id, result) in self.inspected {
             match result {
                 Inspected::Built(c) => {
@@ -368,7 +374,7 @@ impl Changes {
             w.fingerprints.remove(&id);
             w.touched.insert(id, generation);
         }
-        count(w, &self.fx);
+        count(w, &self.effects);
     }
 }
 
@@ -386,13 +392,13 @@ fn seen(e: &mut ContainerEvents, c: &Arc<Container>) {
 }
 
 /// Adds a batch's counts to the counters.
-fn count(w: &mut Working, fx: &Effects) {
+fn count(w: &mut Working, effects: &Effects) {
     let by_name = by_name(&w.containers);
     let events = Arc::make_mut(&mut w.events);
-    for (key, n) in &fx.by_type {
+    for (key, n) in &effects.by_type {
         *events.by_type.entry(key.clone()).or_default() += n;
     }
-    for ((name, action), n) in &fx.by_container {
+    for ((name, action), n) in &effects.by_container {
         let e = events.by_container.entry(name.clone()).or_default();
         *e.actions.entry(action).or_default() += n;
         if *action == "oom" {
