@@ -1,4 +1,5 @@
-//! Command-line flags and the validated [`Config`] they make.
+//! Command-line flags: [`Config`] is both the clap parser and the validated
+//! configuration (each value is checked and converted by its parser).
 //!
 //! Flags follow the Prometheus exporters' dotted style (`--web.listen-address`,
 //! `--collect.interval`). A bad value stops startup with a message naming the
@@ -28,10 +29,11 @@ pub enum LogLevel {
     Trace,
 }
 
-/// Prometheus exporter for the Docker Engine.
-#[derive(Debug, Parser)]
+/// The configuration the exporter runs with: the flags, each value checked
+/// and converted by its parser (a bad one names its flag).
+#[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None)]
-pub struct Flags {
+pub struct Config {
     /// Docker engine to read: unix:///path/to/docker.sock or tcp://host:port.
     #[arg(long = "docker.host", env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock", value_parser = parse_endpoint)]
     pub docker_host: Endpoint,
@@ -58,17 +60,17 @@ pub struct Flags {
 
     /// Stats calls in flight at once; default: all at once (up to 512) on
     /// engines before 25, which answer at a 1 s tick, and 32 on newer ones.
-    #[arg(long = "collect.stats-concurrency", value_parser = clap::value_parser!(u16).range(1..))]
-    pub stats_concurrency: Option<u16>,
+    #[arg(long = "collect.stats-concurrency", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
+    pub stats_concurrency: Option<usize>,
 
     /// Inspect calls in flight at once.
-    #[arg(long = "collect.inspect-concurrency", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
-    pub inspect_concurrency: u16,
+    #[arg(long = "collect.inspect-concurrency", default_value = "16", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
+    pub inspect_concurrency: usize,
 
     /// Docker labels copied onto container series as container_label_<key>
     /// (comma-separated; empty for none).
-    #[arg(long = "collect.container-labels", default_value = DEFAULT_CONTAINER_LABELS)]
-    pub container_labels: String,
+    #[arg(long = "collect.container-labels", default_value = DEFAULT_CONTAINER_LABELS, value_parser = parse_label_keys)]
+    pub container_labels: LabelKeys,
 
     #[command(flatten)]
     pub web_limits: WebLimits,
@@ -105,52 +107,21 @@ pub struct WebLimits {
     pub shutdown_timeout: Duration,
 }
 
-/// The validated configuration the exporter runs with.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub docker_host: Endpoint,
-    pub docker_api_version: Option<ApiVersion>,
-    pub docker_timeout: Duration,
-    pub listen_address: SocketAddr,
-    pub telemetry_path: String,
-    pub collect_interval: Duration,
-    pub stats_concurrency: Option<usize>,
-    pub inspect_concurrency: usize,
-    pub container_labels: Vec<String>,
-    pub web_limits: WebLimits,
-    pub log_level: LogLevel,
-    pub log_format: LogFormat,
-}
+/// Docker label keys copied onto container series (`--collect.container-labels`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelKeys(pub Vec<String>);
 
-impl From<Flags> for Config {
-    fn from(f: Flags) -> Self {
-        Config {
-            docker_host: f.docker_host,
-            docker_api_version: f.docker_api_version,
-            docker_timeout: f.docker_timeout,
-            listen_address: f.listen_address,
-            telemetry_path: f.telemetry_path,
-            collect_interval: f.collect_interval,
-            stats_concurrency: f.stats_concurrency.map(usize::from),
-            inspect_concurrency: usize::from(f.inspect_concurrency),
-            container_labels: f
-                .container_labels
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            web_limits: f.web_limits,
-            log_level: f.log_level,
-            log_format: f.log_format,
-        }
+impl std::ops::Deref for LabelKeys {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
     }
 }
 
 impl Config {
     /// Parses the process's flags and environment; exits with clap's message on error.
     pub fn from_args() -> Self {
-        Flags::parse().into()
+        Config::parse()
     }
 
     /// Parses the given arguments (the first is the program name).
@@ -159,8 +130,19 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Flags::try_parse_from(args).map(Into::into)
+        Config::try_parse_from(args)
     }
+}
+
+/// Comma-separated keys; blanks around them and empty ones are dropped.
+fn parse_label_keys(s: &str) -> Result<LabelKeys, String> {
+    Ok(LabelKeys(
+        s.split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(String::from)
+            .collect(),
+    ))
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
@@ -242,8 +224,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.collect_interval, Duration::from_millis(500));
-        assert_eq!(c.container_labels, vec!["a.b", "c"]);
+        assert_eq!(&*c.container_labels, ["a.b", "c"]);
         assert_eq!(c.docker_host, Endpoint::Tcp("127.0.0.1:2375".into()));
+        let c = parse(&["--collect.container-labels="]).unwrap();
+        assert!(c.container_labels.is_empty());
     }
 
     #[test]

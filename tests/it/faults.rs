@@ -163,15 +163,6 @@ async fn api_version_negotiation() {
     exporter.stop().await;
 }
 
-async fn post_event(sim: &Sim, container: &str, action: &str) {
-    sim.control(
-        "POST",
-        "/_sim/event",
-        Some(json!({"container": container, "action": action})),
-    )
-    .await;
-}
-
 fn events_total(m: &Metrics) -> f64 {
     m.find("docker_events_total", &[])
         .iter()
@@ -188,8 +179,8 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
             collector(m, "docker_exporter_collector_success", "events") == 1.0
         })
         .await;
-    post_event(&sim, "sim-00000", "die").await;
-    post_event(&sim, "sim-00000", "start").await;
+    sim.post_event("sim-00000", "die").await;
+    sim.post_event("sim-00000", "start").await;
     exporter
         .wait_for(SOON, "two events", |m| events_total(m) == 2.0)
         .await;
@@ -201,9 +192,9 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
         Some(json!({"endpoint": "events", "kind": "close"})),
     )
     .await;
-    post_event(&sim, "sim-00001", "die").await;
-    post_event(&sim, "sim-00001", "start").await;
-    post_event(&sim, "sim-00002", "pause").await;
+    sim.post_event("sim-00001", "die").await;
+    sim.post_event("sim-00001", "start").await;
+    sim.post_event("sim-00002", "pause").await;
     let m = exporter
         .wait_for(SOON, "the reconnect and the missed events", |m| {
             m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
@@ -239,7 +230,7 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
         Some(json!({"endpoint": "events", "kind": "garbage"})),
     )
     .await;
-    post_event(&sim, "sim-00002", "unpause").await;
+    sim.post_event("sim-00002", "unpause").await;
     let m = exporter
         .wait_for(SOON, "the event after the garbage", |m| {
             events_total(m) == 6.0
@@ -256,7 +247,7 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
 
     // A container that lives and dies between two cycles is still counted.
     for action in ["create", "start", "die", "destroy"] {
-        post_event(&sim, "flash", action).await;
+        sim.post_event("flash", action).await;
     }
     let m = exporter
         .wait_for(SOON, "the short-lived container's events", |m| {
