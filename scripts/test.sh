@@ -5,6 +5,7 @@
 #   cargo fmt --all --check
 #   cargo clippy --workspace --all-targets -- -D warnings
 #   cargo test --workspace --all-targets [ARGS...] -- --include-ignored
+#   fuzz/run.sh --smoke (every fuzz target for 10 s; nightly + cargo-fuzz)
 # and stops at the first failure. Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
 #   scripts/test.sh real_daemon -- --test-threads=1
@@ -52,5 +53,8 @@ if $has_separator; then args+=(--include-ignored); else args+=(-- --include-igno
 
 step "cargo test --workspace --all-targets ${args[*]}"
 cargo test --workspace --all-targets "${args[@]}"
+
+step "fuzz/run.sh --smoke (each cargo-fuzz target for 10 s)"
+bash fuzz/run.sh --smoke
 
 step "all checks passed"

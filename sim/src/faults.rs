@@ -51,7 +51,13 @@ pub(crate) enum FaultKind {
     Hang,
     Garbage,
     Close,
+    /// A 200 whose JSON body is [`HUGE_BYTES`] long (whitespace, then `{}`).
+    Huge,
 }
+
+/// The length of a `huge` answer: past the exporter's 16 MiB cap on one answer
+/// (the container list may be larger).
+pub(crate) const HUGE_BYTES: usize = 17 << 20;
 
 /// A fault as posted to `/_sim/fault`; `count` is decremented as calls are hit.
 #[derive(Deserialize, Debug)]

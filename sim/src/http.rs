@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 use crate::clock::{load, nanos, unix_nanos};
 use crate::engine::Sim;
 use crate::events::{events, StreamMsg};
-use crate::faults::{Fault, FaultKind, ENDPOINTS, GARBAGE};
+use crate::faults::{Fault, FaultKind, ENDPOINTS, GARBAGE, HUGE_BYTES};
 
 pub(crate) type Reply = Response<Body>;
 
@@ -221,6 +221,11 @@ pub(crate) async fn engine(
             return streaming(rx);
         }
         Some(FaultKind::Garbage) if ep != "events" => return raw_json(Bytes::from_static(GARBAGE)),
+        Some(FaultKind::Huge) if ep != "events" => {
+            let mut body = vec![b' '; HUGE_BYTES - 2];
+            body.extend_from_slice(b"{}");
+            return raw_json(Bytes::from(body));
+        }
         _ => {}
     }
     let params = parse_query(uri.query());

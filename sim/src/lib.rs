@@ -74,8 +74,9 @@
 //!   pause, unpause, restart, oom, `health_status: X`, destroy, create of a new name;
 //!   fixtures: destroy only) and the event is kept in history and pushed to open streams.
 //! * `POST /_sim/fault` `{"endpoint":"list|inspect|stats|info|version|ping|events|other|any",
-//!   "kind":"status500|hang|garbage|close","count":N}` (no count = until cleared): a 500,
-//!   no answer ever, a 200 whose body is not JSON, or a dropped connection. On
+//!   "kind":"status500|hang|garbage|close|huge","count":N}` (no count = until cleared): a 500,
+//!   no answer ever, a 200 whose body is not JSON, a dropped connection, or a 200
+//!   whose JSON body is 17 MiB long (past the exporter's cap on one answer). On
 //!   `events`, `close` and `garbage` act at once on the open streams (and on the next
 //!   `count` subscriptions only if a count is given). It answers `{"ok":true,"open_streams":N}`.
 //!   `POST /_sim/clear-faults`.

@@ -32,7 +32,10 @@ pub const ONE_SHOT_STATS: ApiVersion = ApiVersion(1, 41);
 /// What the official client assumes when `/_ping` names no version.
 const FALLBACK_API_VERSION: ApiVersion = ApiVersion(1, 24);
 /// Largest engine answer accepted (a list of 10,000 containers is ~30 MiB).
-const MAX_BODY_BYTES: usize = 256 << 20;
+const MAX_LIST_BYTES: usize = 256 << 20;
+/// Largest answer accepted from any other call (an inspect or a stats answer
+/// is a few KiB; `/info` tens of KiB).
+pub const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// An Engine API version, `major.minor`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -125,6 +128,8 @@ pub enum Error {
     Timeout { path: String, timeout: Duration },
     #[error("GET {path}: {cause}")]
     Transport { path: String, cause: String },
+    #[error("GET {path}: the answer is larger than {limit} bytes; not read further")]
+    TooLarge { path: String, limit: usize },
 }
 
 impl Error {
@@ -372,6 +377,15 @@ impl Client {
 
     /// GET a versioned path and decode its JSON; `Ok(None)` on 404.
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
+        self.get_json_capped(path, MAX_BODY_BYTES).await
+    }
+
+    /// [`Client::get_json`] with an answer of at most `limit` bytes.
+    async fn get_json_capped<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<Option<T>, Error> {
         let version = self.api_version().await?;
         let full = format!("/v{version}{path}");
         tokio::time::timeout(self.timeout, async {
@@ -380,7 +394,7 @@ impl Client {
                 return Ok(None);
             }
             let resp = check_status(path, resp).await?;
-            let body = read_body(path, resp.into_body()).await?;
+            let body = read_body(path, resp.into_body(), limit).await?;
             serde_json::from_slice(&body)
                 .map(Some)
                 .map_err(|e| Error::Decode {
@@ -393,11 +407,22 @@ impl Client {
     }
 
     async fn get_required<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        self.get_json(path).await?.ok_or_else(|| Error::Status {
-            path: path.to_string(),
-            status: 404,
-            message: "not found".into(),
-        })
+        self.get_required_capped(path, MAX_BODY_BYTES).await
+    }
+
+    /// A 404 is an error here: the path always exists on an engine.
+    async fn get_required_capped<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<T, Error> {
+        self.get_json_capped(path, limit)
+            .await?
+            .ok_or_else(|| Error::Status {
+                path: path.to_string(),
+                status: 404,
+                message: "not found".into(),
+            })
     }
 
     pub async fn version(&self) -> Result<types::Version, Error> {
@@ -410,7 +435,8 @@ impl Client {
 
     /// Every container, in any state.
     pub async fn containers(&self) -> Result<Vec<types::ListedContainer>, Error> {
-        self.get_required("/containers/json?all=true").await
+        self.get_required_capped("/containers/json?all=true", MAX_LIST_BYTES)
+            .await
     }
 
     /// `None` when the container is gone (removed between list and inspect).
@@ -476,14 +502,23 @@ fn path_segment(id: &str) -> String {
     out
 }
 
-async fn read_body(path: &str, body: Incoming) -> Result<Bytes, Error> {
-    Limited::new(body, MAX_BODY_BYTES)
+async fn read_body(path: &str, body: Incoming, limit: usize) -> Result<Bytes, Error> {
+    Limited::new(body, limit)
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| Error::Transport {
-            path: path.to_string(),
-            cause: format!("reading the body: {e}"),
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Error::TooLarge {
+                    path: path.to_string(),
+                    limit,
+                }
+            } else {
+                Error::Transport {
+                    path: path.to_string(),
+                    cause: format!("reading the body: {e}"),
+                }
+            }
         })
 }
 
@@ -494,7 +529,9 @@ async fn check_status(path: &str, resp: Response<Incoming>) -> Result<Response<I
     if status.is_success() {
         return Ok(resp);
     }
-    let body = read_body(path, resp.into_body()).await.unwrap_or_default();
+    let body = read_body(path, resp.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
     #[derive(serde::Deserialize)]
     struct Message {
         message: String,

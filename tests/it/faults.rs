@@ -84,6 +84,44 @@ async fn bad_bodies_and_errors_are_counted_not_fatal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_past_the_body_cap_is_counted_and_collection_goes_on() {
+    let sim = Sim::start(&["--containers", "3"]);
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=300ms"]).await;
+    let m = exporter
+        .wait_for(SOON, "stats of all three", |m| {
+            m.find("container_cpu_usage_seconds_total", &[]).len() == 3
+        })
+        .await;
+    let errors = collector(&m, "docker_exporter_collector_errors_total", "stats");
+    // One stats answer of 17 MiB: past the 16 MiB cap on one answer.
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "stats", "kind": "huge", "count": 1})),
+    )
+    .await;
+    let m = exporter
+        .wait_for(SOON, "the over-large answer counted", |m| {
+            collector(m, "docker_exporter_collector_errors_total", "stats") >= errors + 1.0
+        })
+        .await;
+    assert_eq!(
+        collector(&m, "docker_exporter_collector_errors_total", "stats"),
+        errors + 1.0,
+        "counted once"
+    );
+    // The next cycles are clean again, every container with its stats.
+    let m = exporter
+        .wait_for(SOON, "a clean cycle after it", |m| {
+            collector(m, "docker_exporter_collector_success", "stats") == 1.0
+        })
+        .await;
+    assert_eq!(m.find("container_cpu_usage_seconds_total", &[]).len(), 3);
+    assert_eq!(m.get("docker_up", &[]), Some(1.0));
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_stats_call_delays_nothing_else() {
     let sim = Sim::start(&["--containers", "10"]);
     sim.control(
