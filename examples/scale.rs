@@ -1,8 +1,9 @@
 //! # scale: the benchmark suite of `docker_exporter`
 //!
-//! An orchestrator, run on demand (never by `cargo test`): it starts
-//! `target/release/docker_sim` and `target/release/docker_exporter` as separate
-//! processes, drives them over loopback and the simulator's Unix socket, reads
+//! An orchestrator, run on demand (never by `cargo test`): it starts the
+//! simulated engine in-process (`docker_sim::Running`, on its own thread and
+//! runtime) and `target/release/docker_exporter` as a separate process, drives
+//! them over loopback and the simulator's Unix socket, reads
 //! `/proc/<pid>` of the exporter, and prints markdown tables on stdout (progress
 //! goes to stderr). `bench/run.sh` builds everything and runs every suite;
 //! `BENCHMARKS.md` has the results and how to read them.
@@ -15,8 +16,8 @@
 //! target/release/examples/scale peer --python /tmp/peer-venv/bin/python
 //! ```
 //!
-//! The binaries are looked up in `--bin-dir`, else next to the example's own
-//! directory (`target/release/examples/..`). Every process it starts is ended by
+//! The exporter's binary is looked up in `--bin-dir`, else next to the example's
+//! own directory (`target/release/examples/..`). Every process it starts is ended by
 //! it (also on SIGINT/SIGTERM); every Docker container it creates is named
 //! `dexpbench-*` and removed at the end. With `BENCH_PIDFILE` set it appends the
 //! pid of each child there, so that a wrapper script can end them if this
@@ -59,9 +60,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode, Uri};
+use hyper::{Request, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -74,7 +75,7 @@ use serde_json::{json, Value};
 #[derive(Parser, Debug)]
 #[command(name = "scale", about = "Benchmark suite of docker_exporter")]
 struct Cli {
-    /// Directory holding the release `docker_sim` and `docker_exporter`
+    /// Directory holding the release `docker_exporter`
     /// (default: the parent of this example's directory).
     #[arg(long, global = true)]
     bin_dir: Option<PathBuf>,
@@ -597,59 +598,24 @@ fn gunzip(b: &[u8]) -> Result<Vec<u8>> {
 
 /// The simulator's control plane (and engine API, for set-up reads).
 struct SimCtl {
-    client: Client<hyperlocal::UnixConnector, Full<Bytes>>,
+    control: docker_sim::Control,
     sock: PathBuf,
 }
 
 impl SimCtl {
     fn new(sock: &Path) -> SimCtl {
         SimCtl {
-            client: Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector),
+            control: docker_sim::Control::new(sock),
             sock: sock.to_path_buf(),
         }
     }
 
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<(StatusCode, Bytes)> {
-        let uri: Uri = hyperlocal::Uri::new(&self.sock, path).into();
-        let body = body.map_or_else(Bytes::new, |v| Bytes::from(v.to_string()));
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("Host", "sim")
-            .header("Content-Type", "application/json")
-            .body(Full::new(body))?;
-        let work = async {
-            let resp = self.client.request(req).await?;
-            let status = resp.status();
-            anyhow::Ok((status, resp.into_body().collect().await?.to_bytes()))
-        };
-        tokio::time::timeout(Duration::from_secs(30), work)
-            .await
-            .map_err(|_| anyhow!("simulator: {path} timed out"))?
-    }
-
     async fn get_json(&self, path: &str) -> Result<Value> {
-        let (status, body) = self.call(Method::GET, path, None).await?;
-        if !status.is_success() {
-            bail!("simulator: GET {path}: {status}");
-        }
-        Ok(serde_json::from_slice(&body)?)
+        within(path, self.control.get_json(path)).await
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<()> {
-        let (status, text) = self.call(Method::POST, path, Some(body)).await?;
-        if !status.is_success() {
-            bail!(
-                "simulator: POST {path}: {status} {}",
-                String::from_utf8_lossy(&text)
-            );
-        }
-        Ok(())
+        within(path, self.control.post(path, &body)).await.map(drop)
     }
 
     async fn calls(&self) -> Result<BTreeMap<String, u64>> {
@@ -715,12 +681,22 @@ impl SimCtl {
     }
 }
 
+/// A simulator call, under a 30 s timeout.
+async fn within<T>(
+    path: &str,
+    call: impl std::future::Future<Output = Result<T, docker_sim::launch::Error>>,
+) -> Result<T> {
+    tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .map_err(|_| anyhow!("simulator: {path} timed out"))?
+        .map_err(|e| anyhow!("simulator: {e}"))
+}
+
 // ---------------------------------------------------------------------------
 // Starting the simulator, the exporter and the peer
 // ---------------------------------------------------------------------------
 
 struct Bins {
-    sim: PathBuf,
     exporter: PathBuf,
 }
 
@@ -734,39 +710,23 @@ fn find_bins(dir: Option<PathBuf>) -> Result<Bins> {
             .to_path_buf(),
     };
     let bins = Bins {
-        sim: dir.join("docker_sim"),
         exporter: dir.join("docker_exporter"),
     };
-    for b in [&bins.sim, &bins.exporter] {
-        if !b.is_file() {
-            bail!(
-                "{} not found: run `cargo build --release --bins` (or pass --bin-dir)",
-                b.display()
-            );
-        }
+    if !bins.exporter.is_file() {
+        bail!(
+            "{} not found: run `cargo build --release --bins` (or pass --bin-dir)",
+            bins.exporter.display()
+        );
     }
     Ok(bins)
 }
 
-async fn start_sim(bins: &Bins, dir: &Path, tag: &str, args: &[&str]) -> Result<(Proc, SimCtl)> {
+/// Starts the simulator in-process on `<dir>/<tag>.sock`.
+async fn start_sim(dir: &Path, tag: &str, args: &[&str]) -> Result<(docker_sim::Running, SimCtl)> {
     let sock = dir.join(format!("{tag}.sock"));
-    let mut cmd = Command::new(&bins.sim);
-    cmd.arg("--socket").arg(&sock).args(args);
-    let mut p = Proc::spawn(
-        &format!("docker_sim ({tag})"),
-        cmd,
-        dir.join(format!("{tag}-sim.log")),
-    )?;
-    let until = Instant::now() + Duration::from_secs(30);
-    while !p.log_text().contains("docker_sim listening on") {
-        p.check_alive()?;
-        if Instant::now() > until {
-            bail!("docker_sim did not listen within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let sim = docker_sim::Running::start_at(&sock, args).map_err(|e| anyhow!("docker_sim: {e}"))?;
     let ctl = SimCtl::new(&sock);
-    Ok((p, ctl))
+    Ok((sim, ctl))
 }
 
 /// Starts the exporter on an ephemeral loopback port; returns it and its base URL.
@@ -813,12 +773,6 @@ async fn start_exporter(
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Starts the peer exporter; returns it and its base URL.
 async fn start_peer(
     python: &Path,
@@ -827,7 +781,7 @@ async fn start_peer(
     docker_host: &str,
     sysfs: &Path,
 ) -> Result<(Proc, String)> {
-    let port = free_port()?;
+    let port = docker_sim::free_port();
     let mut cmd = Command::new(python);
     cmd.args(["-m", "glorpen_docker_exporter", "-a", "127.0.0.1", "-p"])
         .arg(port.to_string())
@@ -1036,7 +990,6 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
     let tag = format!("sim{n}");
     let interval = sim_interval(n);
     let (_sim, ctl) = start_sim(
-        bins,
         dir,
         &tag,
         &["--containers", &n.to_string(), "--latency", &a.latency],
@@ -1436,7 +1389,6 @@ async fn suite_oneshot(bins: &Bins, a: &OneshotArgs) -> Result<()> {
                 c.concurrency.unwrap_or("auto")
             ));
             let (_sim, ctl) = start_sim(
-                bins,
                 dir.path(),
                 &tag,
                 &[
@@ -1881,7 +1833,6 @@ async fn suite_peer(bins: &Bins, a: &PeerArgs) -> Result<()> {
         let tag = format!("peer{n}");
         progress(format!("peer suite: synthetic N={n}"));
         let (_sim, ctl) = start_sim(
-            bins,
             dir.path(),
             &tag,
             &["--containers", &n.to_string(), "--latency", "2ms"],

@@ -2,10 +2,11 @@
 # The project's test command. On a fresh Debian 12 machine, as root, it does every
 # set-up step itself (scripts/testbed.sh: packages, dockerd, test image), then runs
 #   the dashboards check (dashboards/check: npm ci, then @grafana/schema + tsc)
-#   cargo fmt --check
-#   cargo clippy --all-targets -- -D warnings
+#   cargo fmt --all --check
+#   cargo clippy --workspace --all-targets -- -D warnings
 #   scripts/build-image.sh --binary   (the static binary the image test packs)
-#   cargo test --all-targets [ARGS...]
+#   cargo test --workspace --all-targets [ARGS...] -- --include-ignored
+#   fuzz/run.sh --smoke (every fuzz target for 10 s; nightly + cargo-fuzz)
 # and stops at the first failure. Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
 #   scripts/test.sh real_daemon -- --test-threads=1
@@ -38,18 +39,30 @@ if [ ! -f dashboards/check/node_modules/.package-lock.json ] ||
 fi
 node dashboards/check/check.mjs
 
-step "cargo fmt --check"
-cargo fmt --check
+step "cargo fmt --all --check"
+cargo fmt --all --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 # The image test (tests/it/image.rs) needs the static release binary; built
 # here, alone, rather than inside the test run next to timing-sensitive tests.
 step "scripts/build-image.sh --binary (static binary for the image test)"
 bash scripts/build-image.sh --binary
 
-step "cargo test --all-targets $*"
-cargo test --all-targets "$@"
+# The real-daemon tests are #[ignore]d, so that a plain `cargo test` shows
+# them as ignored; here they run (the daemon is up), and fail if it is not.
+args=("$@")
+has_separator=false
+for a in "${args[@]}"; do
+    [[ $a == -- ]] && has_separator=true
+done
+if $has_separator; then args+=(--include-ignored); else args+=(-- --include-ignored); fi
+
+step "cargo test --workspace --all-targets ${args[*]}"
+cargo test --workspace --all-targets "${args[@]}"
+
+step "fuzz/run.sh --smoke (each cargo-fuzz target for 10 s)"
+bash fuzz/run.sh --smoke
 
 step "all checks passed"

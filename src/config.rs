@@ -1,11 +1,12 @@
-//! Command-line flags and the validated [`Config`] they make.
+//! Command-line flags: [`Config`] is both the clap parser and the validated
+//! configuration (each value is checked and converted by its parser).
 //!
 //! Flags follow the Prometheus exporters' dotted style (`--web.listen-address`,
 //! `--collect.interval`). A bad value stops startup with a message naming the
 //! flag; durations are written like `500ms`, `2s`, `1m`.
 
 use crate::docker::{ApiVersion, Endpoint};
-use crate::filter::{ContainerFilter, Pattern};
+use crate::filter::ContainerFilter;
 use clap::{Parser, ValueEnum};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -29,10 +30,11 @@ pub enum LogLevel {
     Trace,
 }
 
-/// Prometheus exporter for the Docker Engine.
-#[derive(Debug, Parser)]
+/// The configuration the exporter runs with: the flags, each value checked
+/// and converted by its parser (a bad one names its flag).
+#[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None)]
-pub struct Flags {
+pub struct Config {
     /// Docker engine to read: unix:///path/to/docker.sock or tcp://host:port.
     #[arg(long = "docker.host", env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock", value_parser = parse_endpoint)]
     pub docker_host: Endpoint,
@@ -45,8 +47,8 @@ pub struct Flags {
     #[arg(long = "docker.timeout", default_value = "10s", value_parser = parse_duration)]
     pub docker_timeout: Duration,
 
-    /// Address to serve on; `:9417` means every interface.
-    /// Give it more than once to serve on several addresses.
+    /// Address to serve on; `:9417` means every interface. Give it more than
+    /// once to serve on several addresses.
     #[arg(long = "web.listen-address", default_value = ":9417", value_parser = parse_listen_address, action = clap::ArgAction::Append)]
     pub listen_address: Vec<SocketAddr>,
 
@@ -65,26 +67,21 @@ pub struct Flags {
 
     /// Stats calls in flight at once; default: all at once (up to 512) on
     /// engines before 25, which answer at a 1 s tick, and 32 on newer ones.
-    #[arg(long = "collect.stats-concurrency", value_parser = clap::value_parser!(u16).range(1..))]
-    pub stats_concurrency: Option<u16>,
+    #[arg(long = "collect.stats-concurrency", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
+    pub stats_concurrency: Option<usize>,
 
     /// Inspect calls in flight at once.
-    #[arg(long = "collect.inspect-concurrency", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
-    pub inspect_concurrency: u16,
+    #[arg(long = "collect.inspect-concurrency", default_value = "16", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
+    pub inspect_concurrency: usize,
 
     /// Docker labels copied onto container series as container_label_<key>
     /// (comma-separated; empty for none).
-    #[arg(long = "collect.container-labels", default_value = DEFAULT_CONTAINER_LABELS)]
-    pub container_labels: String,
+    #[arg(long = "collect.container-labels", default_value = DEFAULT_CONTAINER_LABELS, value_parser = parse_label_keys)]
+    pub container_labels: LabelKeys,
 
-    /// Report only containers whose name matches this regular expression (whole name).
-    #[arg(long = "container.include", value_parser = parse_pattern)]
-    pub container_include: Option<Pattern>,
+    #[command(flatten)]
+    pub container_filter: ContainerFilter,
 
-    /// Leave out containers whose name matches this regular expression (whole
-    /// name); containers labelled docker_exporter.ignore=true are always left out.
-    #[arg(long = "container.exclude", value_parser = parse_pattern)]
-    pub container_exclude: Option<Pattern>,
     #[command(flatten)]
     pub web_limits: WebLimits,
 
@@ -120,60 +117,21 @@ pub struct WebLimits {
     pub shutdown_timeout: Duration,
 }
 
-/// The validated configuration the exporter runs with.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub docker_host: Endpoint,
-    pub docker_api_version: Option<ApiVersion>,
-    pub docker_timeout: Duration,
-    /// Every address to serve on (`--web.listen-address`, repeatable).
-    pub listen_address: Vec<SocketAddr>,
-    pub web_config_file: Option<std::path::PathBuf>,
-    pub telemetry_path: String,
-    pub collect_interval: Duration,
-    pub stats_concurrency: Option<usize>,
-    pub inspect_concurrency: usize,
-    pub container_labels: Vec<String>,
-    pub container_filter: ContainerFilter,
-    pub web_limits: WebLimits,
-    pub log_level: LogLevel,
-    pub log_format: LogFormat,
-}
+/// Docker label keys copied onto container series (`--collect.container-labels`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelKeys(pub Vec<String>);
 
-impl From<Flags> for Config {
-    fn from(f: Flags) -> Self {
-        Config {
-            docker_host: f.docker_host,
-            docker_api_version: f.docker_api_version,
-            docker_timeout: f.docker_timeout,
-            listen_address: f.listen_address,
-            web_config_file: f.web_config_file,
-            telemetry_path: f.telemetry_path,
-            collect_interval: f.collect_interval,
-            stats_concurrency: f.stats_concurrency.map(usize::from),
-            inspect_concurrency: usize::from(f.inspect_concurrency),
-            container_labels: f
-                .container_labels
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            container_filter: ContainerFilter {
-                include: f.container_include,
-                exclude: f.container_exclude,
-            },
-            web_limits: f.web_limits,
-            log_level: f.log_level,
-            log_format: f.log_format,
-        }
+impl std::ops::Deref for LabelKeys {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
     }
 }
 
 impl Config {
     /// Parses the process's flags and environment; exits with clap's message on error.
     pub fn from_args() -> Self {
-        Flags::parse().into()
+        Config::parse()
     }
 
     /// Parses the given arguments (the first is the program name).
@@ -182,8 +140,19 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        Flags::try_parse_from(args).map(Into::into)
+        Config::try_parse_from(args)
     }
+}
+
+/// Comma-separated keys; blanks around them and empty ones are dropped.
+fn parse_label_keys(s: &str) -> Result<LabelKeys, String> {
+    Ok(LabelKeys(
+        s.split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(String::from)
+            .collect(),
+    ))
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
@@ -224,10 +193,6 @@ fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{s:?} is not an address like :9417 or 127.0.0.1:9417: {e}"))?
         .next()
         .ok_or_else(|| format!("{s:?} resolves to no address"))
-}
-
-fn parse_pattern(s: &str) -> Result<Pattern, String> {
-    Pattern::new(s).map_err(|e| e.to_string())
 }
 
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
@@ -277,8 +242,10 @@ mod tests {
             ]
         );
         assert_eq!(c.collect_interval, Duration::from_millis(500));
-        assert_eq!(c.container_labels, vec!["a.b", "c"]);
+        assert_eq!(&*c.container_labels, ["a.b", "c"]);
         assert_eq!(c.docker_host, Endpoint::Tcp("127.0.0.1:2375".into()));
+        let c = parse(&["--collect.container-labels="]).unwrap();
+        assert!(c.container_labels.is_empty());
     }
 
     #[test]

@@ -46,12 +46,22 @@ impl Pattern {
     }
 }
 
-/// The container filter of a configuration; the default keeps every container
-/// that does not carry the ignore label.
-#[derive(Debug, Clone, Default)]
+/// The container filter of a configuration (its two flags); the default keeps
+/// every container that does not carry the ignore label.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ContainerFilter {
+    /// Report only containers whose name matches this regular expression (whole name).
+    #[arg(long = "container.include", value_parser = parse_pattern)]
     pub include: Option<Pattern>,
+
+    /// Leave out containers whose name matches this regular expression (whole
+    /// name); containers labelled docker_exporter.ignore=true are always left out.
+    #[arg(long = "container.exclude", value_parser = parse_pattern)]
     pub exclude: Option<Pattern>,
+}
+
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    Pattern::new(s).map_err(|e| e.to_string())
 }
 
 impl ContainerFilter {

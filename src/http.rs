@@ -107,10 +107,10 @@ fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 }
 
 async fn ready(State(app): State<App>) -> (StatusCode, &'static str) {
-    if app.store.snapshot().collectors.is_empty() {
+    if !app.store.ready() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "Not ready: no collection has run yet\n",
+            "Not ready: no collection cycle has completed yet\n",
         )
     } else {
         (StatusCode::OK, "Ready\n")

@@ -30,8 +30,10 @@ pub mod server;
 pub mod snapshot;
 pub mod web_config;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::task::{Id, JoinError};
 use tokio_util::sync::CancellationToken;
 
 /// Why the exporter could not run.
@@ -39,8 +41,8 @@ use tokio_util::sync::CancellationToken;
 pub enum Error {
     #[error(transparent)]
     WebConfig(#[from] web_config::Error),
-    #[error("the {0} task ended unexpectedly (a bug): stopping so that a supervisor restarts the exporter")]
-    TaskDied(&'static str),
+    #[error("the {task} task ended unexpectedly (a bug: {cause}): stopping so that a supervisor restarts the exporter")]
+    TaskDied { task: &'static str, cause: String },
 }
 
 /// Runs the exporter on `listeners` until `shutdown` is cancelled, then lets
@@ -66,21 +68,18 @@ pub async fn run(
     ));
     let store = Arc::new(collect::Store::default());
     let mut tasks = tokio::task::JoinSet::new();
+    let mut names = HashMap::new();
     let (c, s, cfg, stop) = (
         client.clone(),
         store.clone(),
         config.clone(),
         shutdown.clone(),
     );
-    tasks.spawn(async move {
-        collect::events::run(c, s, cfg, stop).await;
-        "event stream"
-    });
+    let events = tasks.spawn(collect::events::run(c, s, cfg, stop));
+    names.insert(events.id(), "event stream");
     let (c, s, cfg, stop) = (client, store.clone(), config.clone(), shutdown.clone());
-    tasks.spawn(async move {
-        collect::run(c, s, cfg, stop).await;
-        "periodic collection"
-    });
+    let periodic = tasks.spawn(collect::run(c, s, cfg, stop));
+    names.insert(periodic.id(), "periodic collection");
     let limits = config.web_limits.clone();
     let app = http::router(
         store,
@@ -99,14 +98,10 @@ pub async fn run(
     tokio::pin!(server);
     let result = tokio::select! {
         _ = shutdown.cancelled() => Ok(()),
-        ended = tasks.join_next() => match ended {
+        ended = tasks.join_next_with_id() => match ended {
             Some(Ok(_)) if shutdown.is_cancelled() => Ok(()),
-            Some(Ok(name)) => Err(Error::TaskDied(name)),
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "a collector task panicked");
-                Err(Error::TaskDied("collector"))
-            }
-            None => Err(Error::TaskDied("collector")),
+            Some(ended) => Err(task_died(&names, ended)),
+            None => Err(Error::TaskDied { task: "collector", cause: "no task left".into() }),
         },
         () = &mut server => Ok(()),
     };
@@ -120,4 +115,52 @@ pub async fn run(
     })
     .await;
     result
+}
+
+/// Why a collector task ended early, logged before the process exits: a
+/// panic's message travels only in the `JoinError`.
+fn task_died(names: &HashMap<Id, &'static str>, ended: Result<(Id, ()), JoinError>) -> Error {
+    let (id, cause) = match ended {
+        Ok((id, ())) => (id, "it returned".to_string()),
+        Err(e) => (e.id(), panic_message(e)),
+    };
+    let task = names.get(&id).copied().unwrap_or("collector");
+    tracing::error!(task, %cause, "a collector task ended unexpectedly; exiting");
+    Error::TaskDied { task, cause }
+}
+
+/// The message a task panicked with.
+fn panic_message(e: JoinError) -> String {
+    if !e.is_panic() {
+        return e.to_string();
+    }
+    let payload = e.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .map(|m| format!("panicked: {m}"))
+        .unwrap_or_else(|| "panicked without a message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_is_named_with_its_message() {
+        let mut tasks = tokio::task::JoinSet::new();
+        let id = tasks
+            .spawn(async {
+                let n = 42;
+                panic!("boom {n}");
+            })
+            .id();
+        let names = HashMap::from([(id, "event stream")]);
+        let ended = tasks.join_next_with_id().await.unwrap();
+        let e = task_died(&names, ended);
+        let text = e.to_string();
+        assert!(text.contains("the event stream task"), "{text}");
+        assert!(text.contains("panicked: boom 42"), "{text}");
+    }
 }

@@ -4,7 +4,7 @@
 //! and swap it in whole. The `from_*` functions here turn wire types into
 //! snapshot data and are pure: no I/O, no clock except what they are given.
 
-use crate::docker::types;
+use crate::docker::{types, ApiVersion};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,7 +37,10 @@ pub struct ContainerEntry {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Engine {
     pub version: String,
-    pub api_version: String,
+    /// The negotiated (or pinned) API version.
+    pub api_version: ApiVersion,
+    /// `api_version` as the label text (labels borrow from the snapshot).
+    pub api_version_label: String,
     pub os: String,
     pub os_type: String,
     pub architecture: String,
@@ -54,7 +57,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn from_wire(version: &types::Version, info: &types::Info, api_version: String) -> Self {
+    pub fn from_wire(
+        version: &types::Version,
+        info: &types::Info,
+        api_version: ApiVersion,
+    ) -> Self {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         Engine {
             version: info
@@ -63,6 +70,7 @@ impl Engine {
                 .or_else(|| version.version.clone())
                 .unwrap_or_default(),
             api_version,
+            api_version_label: api_version.to_string(),
             os: info
                 .operating_system
                 .clone()
@@ -192,18 +200,42 @@ pub struct Spec {
     pub memory_swap: i64,
 }
 
+/// Engine numbers that did not fit: each is saturated where it is computed and
+/// counted here, and the collector adds the count to
+/// `docker_exporter_collector_errors_total` (a wrong number, not a failed build).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Saturated(pub u64);
+
+impl Saturated {
+    /// `a × b`, or the saturated product (counted) when it does not fit.
+    fn mul(&mut self, a: i64, b: i64) -> i64 {
+        a.checked_mul(b).unwrap_or_else(|| {
+            self.0 += 1;
+            a.saturating_mul(b)
+        })
+    }
+
+    /// `a + b`, or `u64::MAX` (counted) when it does not fit.
+    fn add(&mut self, a: u64, b: u64) -> u64 {
+        a.checked_add(b).unwrap_or_else(|| {
+            self.0 += 1;
+            u64::MAX
+        })
+    }
+}
+
 const DEFAULT_CPU_PERIOD: i64 = 100_000;
 const DEFAULT_CPU_SHARES: i64 = 1024;
 
 impl Spec {
-    pub fn from_wire(h: &types::HostConfig) -> Self {
+    pub fn from_wire(h: &types::HostConfig, saturated: &mut Saturated) -> Self {
         let period = h
             .cpu_period
             .filter(|p| *p > 0)
             .unwrap_or(DEFAULT_CPU_PERIOD);
         let quota = match (h.cpu_quota, h.nano_cpus) {
             (Some(q), _) if q > 0 => Some(q),
-            (_, Some(n)) if n > 0 => Some(n * period / 1_000_000_000),
+            (_, Some(n)) if n > 0 => Some(saturated.mul(n, period) / 1_000_000_000),
             _ => None,
         };
         Spec {
@@ -253,11 +285,13 @@ pub enum BuildError {
 }
 
 impl Container {
-    /// Builds the snapshot view of an inspect body, keeping only allow-listed labels.
+    /// Builds the snapshot view of an inspect body, keeping only allow-listed
+    /// labels; numbers that do not fit are saturated and counted in `saturated`.
     pub fn from_inspect(
         i: &types::Inspect,
         label_allowlist: &[String],
         cgroup_driver: &str,
+        saturated: &mut Saturated,
     ) -> Result<Self, BuildError> {
         if i.id.is_empty() {
             return Err(BuildError::NoId);
@@ -303,7 +337,7 @@ impl Container {
             created: i.created.as_deref().and_then(unix_time),
             started_at: st.started_at.as_deref().and_then(unix_time),
             finished_at: st.finished_at.as_deref().and_then(unix_time),
-            spec: Spec::from_wire(&i.host_config.clone().unwrap_or_default()),
+            spec: Spec::from_wire(&i.host_config.clone().unwrap_or_default(), saturated),
         })
     }
 }
@@ -398,8 +432,9 @@ pub struct BlockDevice {
 }
 
 impl Stats {
-    /// `None` for the answer a stopped container gets (zero `read` time).
-    pub fn from_wire(s: &types::Stats) -> Option<Self> {
+    /// `None` for the answer a stopped container gets (zero `read` time);
+    /// sums that do not fit are saturated and counted in `saturated`.
+    pub fn from_wire(s: &types::Stats, saturated: &mut Saturated) -> Option<Self> {
         let read_at = s.read.as_deref().and_then(unix_time)?;
         let usage = s.cpu_stats.as_ref().and_then(|c| c.cpu_usage.as_ref());
         let throttling = s
@@ -441,7 +476,7 @@ impl Stats {
             blkio: s
                 .blkio_stats
                 .as_ref()
-                .map(block_devices)
+                .map(|b| block_devices(b, saturated))
                 .unwrap_or_default(),
             pids_current: s.pids_stats.as_ref().and_then(|p| p.current),
             pids_limit: s
@@ -474,7 +509,9 @@ impl Memory {
     }
 }
 
-fn block_devices(b: &types::BlkioStats) -> Vec<BlockDevice> {
+/// Per-device sums of the blkio entries (the engine lists one per cgroup level
+/// and operation); a sum that does not fit saturates.
+fn block_devices(b: &types::BlkioStats, saturated: &mut Saturated) -> Vec<BlockDevice> {
     let mut devices: BTreeMap<(u64, u64), BlockDevice> = BTreeMap::new();
     let mut add = |entries: &Option<Vec<types::BlkioEntry>>, bytes: bool| {
         for e in entries.iter().flatten() {
@@ -491,7 +528,7 @@ fn block_devices(b: &types::BlkioStats) -> Vec<BlockDevice> {
                 ("write", false) => &mut d.writes,
                 _ => continue,
             };
-            *slot = Some(slot.unwrap_or(0) + e.value);
+            *slot = Some(saturated.add(slot.unwrap_or(0), e.value));
         }
     };
     add(&b.io_service_bytes_recursive, true);
@@ -551,20 +588,69 @@ mod tests {
 
     #[test]
     fn spec_defaults_and_nano_cpus() {
-        let s = Spec::from_wire(&types::HostConfig {
-            nano_cpus: Some(500_000_000),
-            ..Default::default()
-        });
+        let mut saturated = Saturated::default();
+        let s = Spec::from_wire(
+            &types::HostConfig {
+                nano_cpus: Some(500_000_000),
+                ..Default::default()
+            },
+            &mut saturated,
+        );
         assert_eq!(s.cpu_quota, Some(50_000));
         assert_eq!(s.cpu_period, 100_000);
         assert_eq!(s.cpu_shares, 1024);
         assert_eq!(s.memory_limit, 0);
-        let s = Spec::from_wire(&types::HostConfig {
-            memory_swap: Some(-1),
-            ..Default::default()
-        });
+        let s = Spec::from_wire(
+            &types::HostConfig {
+                memory_swap: Some(-1),
+                ..Default::default()
+            },
+            &mut saturated,
+        );
         assert_eq!(s.memory_swap, 0);
         assert_eq!(s.cpu_quota, None);
+        assert_eq!(saturated, Saturated(0));
+    }
+
+    #[test]
+    fn nano_cpus_times_period_saturates_and_is_counted() {
+        let mut saturated = Saturated::default();
+        let s = Spec::from_wire(
+            &types::HostConfig {
+                nano_cpus: Some(i64::MAX / 2),
+                cpu_period: Some(1_000_000),
+                ..Default::default()
+            },
+            &mut saturated,
+        );
+        assert_eq!(s.cpu_quota, Some(i64::MAX / 1_000_000_000));
+        assert_eq!(saturated, Saturated(1));
+    }
+
+    #[test]
+    fn device_sums_saturate_and_are_counted() {
+        let entry = |op: &str, value| types::BlkioEntry {
+            major: 8,
+            minor: 0,
+            op: op.into(),
+            value,
+        };
+        let mut saturated = Saturated::default();
+        let devices = block_devices(
+            &types::BlkioStats {
+                io_service_bytes_recursive: Some(vec![
+                    entry("Read", u64::MAX - 1),
+                    entry("Read", 5),
+                    entry("Write", 7),
+                    entry("Write", 8),
+                ]),
+                ..Default::default()
+            },
+            &mut saturated,
+        );
+        assert_eq!(devices[0].read_bytes, Some(u64::MAX));
+        assert_eq!(devices[0].write_bytes, Some(15));
+        assert_eq!(saturated, Saturated(1));
     }
 
     #[test]

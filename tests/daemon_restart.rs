@@ -67,10 +67,9 @@ fn restart_dockerd() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn exporter_survives_a_daemon_restart() {
-    if !real_daemon_available("exporter_survives_a_daemon_restart") {
-        return;
-    }
+    require_real_daemon();
     let sc = Scenario::new("restart");
     let name = sc.name("c");
     let t0 = now();

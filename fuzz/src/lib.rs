@@ -5,7 +5,7 @@
 
 use docker_exporter::docker::types;
 use docker_exporter::metrics::{render, Format};
-use docker_exporter::snapshot::{Container, ContainerEntry, Engine, Snapshot, Stats};
+use docker_exporter::snapshot::{Container, ContainerEntry, Engine, Saturated, Snapshot, Stats};
 use std::sync::Arc;
 
 #[path = "../../tests/it/exposition.rs"]
@@ -24,7 +24,9 @@ pub fn containers(inspect: &types::Inspect) -> Vec<Container> {
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     ["cgroupfs", "systemd"]
         .iter()
-        .filter_map(|driver| Container::from_inspect(inspect, &labels, driver).ok())
+        .filter_map(|driver| {
+            Container::from_inspect(inspect, &labels, driver, &mut Saturated::default()).ok()
+        })
         .collect()
 }
 
@@ -40,11 +42,7 @@ pub fn running() -> Container {
 }
 
 /// A snapshot of these parts, encoded in both formats, each body parsed strictly.
-pub fn check(
-    engine: Option<Engine>,
-    containers: Vec<Container>,
-    stats: Option<Stats>,
-) {
+pub fn check(engine: Option<Engine>, containers: Vec<Container>, stats: Option<Stats>) {
     let stats = stats.map(Arc::new);
     let snapshot = Arc::new(Snapshot {
         engine_up: engine.is_some(),

@@ -4,23 +4,54 @@
 use super::{LogOnce, Outcome, Store, Working};
 use crate::config::Config;
 use crate::docker::{types, Client};
-use crate::snapshot::{Container, Engine};
+use crate::snapshot::{Container, Engine, Saturated};
 use futures_util::stream::{self, StreamExt};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// One cycle's view of the containers.
+/// What a cycle's list and inspect calls found; applied to the working state
+/// in place (see [`apply`]), so a cycle copies no container map.
 pub(super) struct Listed {
-    /// Every listed container, inspected now or carried over unchanged.
-    pub containers: HashMap<String, Arc<Container>>,
-    pub list_keys: HashMap<String, String>,
+    /// Every id the list has.
+    pub ids: HashSet<String>,
+    /// Containers inspected this cycle (new or changed), with their fingerprints.
+    pub inspected: Vec<(String, Arc<Container>, String)>,
+    /// Listed, but gone by the time of the inspect call (404).
+    pub gone: Vec<String>,
+    /// The inspect call failed: the last known view stands, inspected again next cycle.
+    pub failed: Vec<String>,
 }
 
-/// What in a list entry tells that a container changed since it was inspected:
-/// its state, names, image and the parenthesised parts of its status (exit
-/// code, health, paused), not the ever-changing "Up 5 minutes".
-pub(super) fn list_key(c: &types::ListedContainer) -> String {
+impl Listed {
+    /// The listed containers that are live (running, paused, restarting):
+    /// as inspected this cycle, else as last known.
+    pub fn live_ids(&self, store: &Store) -> Vec<String> {
+        let fresh: HashMap<&str, &Arc<Container>> = self
+            .inspected
+            .iter()
+            .map(|(id, c, _)| (id.as_str(), c))
+            .collect();
+        let gone: HashSet<&str> = self.gone.iter().map(String::as_str).collect();
+        store.read(|w| {
+            self.ids
+                .iter()
+                .filter(|id| !gone.contains(id.as_str()))
+                .filter(|id| match fresh.get(id.as_str()) {
+                    Some(c) => c.state.is_live(),
+                    None => w.containers.get(*id).is_some_and(|c| c.state.is_live()),
+                })
+                .cloned()
+                .collect()
+        })
+    }
+}
+
+/// A container's change fingerprint: what in its list entry tells that it
+/// changed since it was inspected: its state, names, image and the
+/// parenthesised parts of its status (exit code, health, paused), not the
+/// ever-changing "Up 5 minutes".
+pub(super) fn fingerprint(c: &types::ListedContainer) -> String {
     let status = c.status.as_deref().unwrap_or("");
     let mut key = format!(
         "{}|{}|{}|{}|",
@@ -63,53 +94,49 @@ pub(super) async fn collect(
         }
     };
     log.clear("list");
-    let (known, known_keys) = store.read(|w| (w.containers.clone(), w.list_keys.clone()));
-    let mut containers = HashMap::with_capacity(list.len());
-    let mut list_keys = HashMap::with_capacity(list.len());
-    let mut to_inspect = Vec::new();
-    for entry in &list {
-        if entry.id.is_empty() || !admits_listed(config, entry) {
-            continue;
-        }
-        let key = list_key(entry);
-        match known.get(&entry.id) {
-            Some(c) if !full && known_keys.get(&entry.id) == Some(&key) => {
-                containers.insert(entry.id.clone(), c.clone());
-                list_keys.insert(entry.id.clone(), key);
-            }
-            _ => to_inspect.push((entry.id.clone(), key)),
-        }
-    }
-    let keys: HashMap<String, String> = to_inspect.into_iter().collect();
-    let (inspected, errors) = inspect_all(
+    let listed: Vec<(String, String)> = list
+        .iter()
+        .filter(|entry| !entry.id.is_empty() && admits_listed(config, entry))
+        .map(|entry| (entry.id.clone(), fingerprint(entry)))
+        .collect();
+    // Only the containers whose fingerprint changed are inspected (all of
+    // them on a full cycle); the others keep their view where it is.
+    let to_inspect: HashMap<String, String> = store.read(|w| {
+        listed
+            .iter()
+            .filter(|(id, fp)| {
+                full || !w.containers.contains_key(id) || w.fingerprints.get(id) != Some(fp)
+            })
+            .cloned()
+            .collect()
+    });
+    let (answers, errors) = inspect_all(
         client,
         config,
         &engine.cgroup_driver,
-        keys.keys().cloned(),
+        to_inspect.keys().cloned(),
         log,
     )
     .await;
-    for (id, result) in inspected {
-        match result {
+    let mut result = Listed {
+        ids: listed.into_iter().map(|(id, _)| id).collect(),
+        inspected: Vec::new(),
+        gone: Vec::new(),
+        failed: Vec::new(),
+    };
+    for (id, answer) in answers {
+        match answer {
             Inspected::Built(c) => {
-                containers.insert(id.clone(), c);
-                list_keys.insert(id.clone(), keys[&id].clone());
+                let fp = to_inspect[&id].clone();
+                result.inspected.push((id, c, fp));
             }
             // Removed between list and inspect: normal.
-            Inspected::Gone => {}
-            // Keep the last known view; the next cycle tries again.
-            Inspected::Failed => {
-                if let Some(c) = known.get(&id) {
-                    containers.insert(id, c.clone());
-                }
-            }
+            Inspected::Gone => result.gone.push(id),
+            Inspected::Failed => result.failed.push(id),
         }
     }
     Outcome {
-        result: Ok(Listed {
-            containers,
-            list_keys,
-        }),
+        result: Ok(result),
         took: started.elapsed(),
         errors,
     }
@@ -167,7 +194,20 @@ pub(super) async fn inspect_all(
                     Inspected::Gone
                 }
                 Ok(Some(body)) => {
-                    match Container::from_inspect(&body, &config.container_labels, cgroup_driver) {
+                    let mut saturated = Saturated::default();
+                    let built = Container::from_inspect(
+                        &body,
+                        &config.container_labels,
+                        cgroup_driver,
+                        &mut saturated,
+                    );
+                    if saturated.0 > 0 {
+                        errors += saturated.0;
+                        if log.first(format!("saturated {id}")) {
+                            tracing::warn!(container = %id, "a limit of this container is too large to compute: served saturated");
+                        }
+                    }
+                    match built {
                         Ok(c) => Inspected::Built(Arc::new(c)),
                         Err(e) => {
                             errors += 1;
@@ -193,31 +233,42 @@ pub(super) async fn inspect_all(
     (results, errors)
 }
 
-/// Replaces the container set with a cycle's, except containers that an event
-/// changed after the cycle began: their newer view stays.
+/// Applies a cycle's findings in place, except to containers that an event
+/// changed after the cycle began: their newer view stays (and they are
+/// inspected again next cycle).
 pub(super) fn apply(w: &mut Working, listed: Listed, start_generation: u64) {
     let Listed {
-        mut containers,
-        mut list_keys,
+        ids,
+        inspected,
+        gone,
+        failed,
     } = listed;
-    for (id, generation) in &w.touched {
-        if *generation > start_generation {
-            match w.containers.get(id) {
-                Some(c) => {
-                    containers.insert(id.clone(), c.clone());
-                }
-                None => {
-                    containers.remove(id);
-                }
-            }
-            // Inspect it again next cycle.
-            list_keys.remove(id);
+    let newer: HashSet<String> = w
+        .touched
+        .iter()
+        .filter(|(_, generation)| **generation > start_generation)
+        .map(|(id, _)| id.clone())
+        .collect();
+    w.containers
+        .retain(|id, _| ids.contains(id) || newer.contains(id));
+    w.fingerprints
+        .retain(|id, _| ids.contains(id) && !newer.contains(id));
+    for (id, c, fp) in inspected {
+        if !newer.contains(&id) {
+            w.containers.insert(id.clone(), c);
+            w.fingerprints.insert(id, fp);
         }
     }
+    for id in gone.iter().filter(|id| !newer.contains(*id)) {
+        w.containers.remove(id);
+        w.fingerprints.remove(id);
+    }
+    for id in &failed {
+        w.fingerprints.remove(id);
+    }
     w.touched.retain(|_, g| *g > start_generation);
+    let containers = &w.containers;
     w.stats.retain(|id, _| containers.contains_key(id));
-    w.containers = containers;
-    w.list_keys = list_keys;
 }
 
 #[cfg(test)]
@@ -236,23 +287,81 @@ mod tests {
         }
     }
 
+    /// A running container built from a minimal inspect body; `name` tells
+    /// versions apart.
+    fn container(id: &str, name: &str) -> Arc<Container> {
+        let body: types::Inspect = serde_json::from_value(serde_json::json!({
+            "Id": id, "Name": format!("/{name}"), "State": {"Status": "running"}
+        }))
+        .unwrap();
+        let built = Container::from_inspect(&body, &[], "cgroupfs", &mut Saturated::default());
+        Arc::new(built.unwrap())
+    }
+
+    fn names(w: &Working) -> Vec<(String, String)> {
+        let mut v: Vec<_> = w
+            .containers
+            .iter()
+            .map(|(id, c)| (id.clone(), c.name.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
     #[test]
-    fn list_key_ignores_uptime_but_not_health_or_exit_code() {
+    fn a_cycle_applies_in_place_and_keeps_newer_event_views() {
+        let mut w = Working::default();
+        for (id, name) in [
+            ("a", "a1"),
+            ("b", "b1"),
+            ("c", "c1"),
+            ("d", "d1"),
+            ("f", "f1"),
+        ] {
+            w.containers.insert(id.into(), container(id, name));
+            w.fingerprints.insert(id.into(), format!("{name}-fp"));
+        }
+        // An event changed d after the cycle began (generation 5 > 3).
+        w.touched.insert("d".into(), 5);
+        w.touched.insert("b".into(), 2);
+        let listed = Listed {
+            ids: ["a", "b", "d", "e", "f"].map(String::from).into(),
+            inspected: vec![
+                ("b".into(), container("b", "b2"), "b2-fp".into()),
+                ("e".into(), container("e", "e1"), "e1-fp".into()),
+                ("d".into(), container("d", "stale"), "stale-fp".into()),
+            ],
+            gone: vec!["f".into()],
+            failed: vec!["a".into()],
+        };
+        apply(&mut w, listed, 3);
+        let expect: Vec<(String, String)> = [("a", "a1"), ("b", "b2"), ("d", "d1"), ("e", "e1")]
+            .map(|(i, n)| (i.to_string(), n.to_string()))
+            .into();
+        assert_eq!(names(&w), expect, "c unlisted, f gone, d newer, a kept");
+        let mut fps: Vec<_> = w.fingerprints.keys().cloned().collect();
+        fps.sort();
+        assert_eq!(fps, ["b", "e"], "a failed and d newer: inspected again");
+        assert_eq!(w.touched.keys().collect::<Vec<_>>(), ["d"]);
+    }
+
+    #[test]
+    fn fingerprint_ignores_uptime_but_not_health_or_exit_code() {
         assert_eq!(
-            list_key(&listed("running", "Up 2 minutes (healthy)")),
-            list_key(&listed("running", "Up 3 minutes (healthy)"))
+            fingerprint(&listed("running", "Up 2 minutes (healthy)")),
+            fingerprint(&listed("running", "Up 3 minutes (healthy)"))
         );
         assert_ne!(
-            list_key(&listed("running", "Up 2 minutes (healthy)")),
-            list_key(&listed("running", "Up 2 minutes (unhealthy)"))
+            fingerprint(&listed("running", "Up 2 minutes (healthy)")),
+            fingerprint(&listed("running", "Up 2 minutes (unhealthy)"))
         );
         assert_ne!(
-            list_key(&listed("exited", "Exited (3) 1 second ago")),
-            list_key(&listed("exited", "Exited (0) 1 second ago"))
+            fingerprint(&listed("exited", "Exited (3) 1 second ago")),
+            fingerprint(&listed("exited", "Exited (0) 1 second ago"))
         );
         assert_ne!(
-            list_key(&listed("exited", "Exited (0) 1 second ago")),
-            list_key(&listed("running", "Up 1 second"))
+            fingerprint(&listed("exited", "Exited (0) 1 second ago")),
+            fingerprint(&listed("running", "Up 1 second"))
         );
     }
 }

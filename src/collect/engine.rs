@@ -54,9 +54,5 @@ pub(super) async fn collect(
 async fn read(client: &Client) -> Result<Arc<Engine>, docker::Error> {
     let api_version = client.api_version().await?;
     let (version, info) = tokio::try_join!(client.version(), client.info())?;
-    Ok(Arc::new(Engine::from_wire(
-        &version,
-        &info,
-        api_version.to_string(),
-    )))
+    Ok(Arc::new(Engine::from_wire(&version, &info, api_version)))
 }

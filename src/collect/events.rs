@@ -12,7 +12,7 @@
 //! unreachable tells this task to reconnect instead.
 
 use super::containers::{self, Inspected};
-use super::{LogOnce, Store, Working, EVENTS};
+use super::{backoff, Collector, LogOnce, Store, Working};
 use crate::config::Config;
 use crate::docker::{types, Client, EventStream};
 use crate::snapshot::{now_unix, Container, ContainerEvents};
@@ -164,10 +164,10 @@ pub async fn run(
                     tracing::info!("event stream open again");
                 }
                 // Cancelled on shutdown, or by a cycle that finds the engine gone.
-                let dead = shutdown.child_token();
+                let stop_stream = shutdown.child_token();
                 store.update(|w| {
-                    w.events_stream = Some(dead.clone());
-                    w.record(EVENTS, Duration::ZERO, 0);
+                    w.events_stream = Some(stop_stream.clone());
+                    w.record(Collector::Events, Duration::ZERO, 0);
                     if subscribed_before {
                         w.event_stream_reconnects += 1;
                     }
@@ -185,7 +185,7 @@ pub async fn run(
                     &config,
                     &mut counted,
                     &mut log,
-                    &dead,
+                    &stop_stream,
                 )
                 .await;
                 if shutdown.is_cancelled() {
@@ -193,7 +193,7 @@ pub async fn run(
                 }
                 store.update(|w| {
                     w.events_stream = None;
-                    w.record(EVENTS, Duration::ZERO, 1);
+                    w.record(Collector::Events, Duration::ZERO, 1);
                 });
                 if log.first("stream") {
                     tracing::warn!(error = %ended, "event stream broke; reconnecting");
@@ -203,13 +203,17 @@ pub async fn run(
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
-                store.update(|w| w.record(EVENTS, Duration::ZERO, 1));
+                store.update(|w| w.record(Collector::Events, Duration::ZERO, 1));
                 if log.first("subscribe") {
                     tracing::warn!(error = %e, "cannot open the event stream; retrying with backoff");
                 }
             }
         }
-        let wait = Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5));
+        let wait = backoff(
+            failures.saturating_add(1),
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        );
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
@@ -217,7 +221,16 @@ pub async fn run(
     }
 }
 
-/// Reads one open stream until it ends or `dead` is cancelled; returns why.
+/// What the reader task passes on from the stream.
+enum Read {
+    Event(types::Event),
+    /// A line that is not an event: counted and skipped, the stream goes on.
+    Undecodable(crate::docker::Error),
+    /// The stream broke or the engine closed it: why.
+    Ended(String),
+}
+
+/// Reads one open stream until it ends or `stop_stream` is cancelled; returns why.
 async fn follow(
     mut stream: EventStream,
     client: &Client,
@@ -225,27 +238,24 @@ async fn follow(
     config: &Config,
     counted: &mut Counted,
     log: &mut LogOnce,
-    dead: &CancellationToken,
+    stop_stream: &CancellationToken,
 ) -> String {
     // A reader task keeps the socket drained while a batch is applied.
-    let (tx, mut rx) = mpsc::channel::<Result<types::Event, String>>(4 * BATCH);
+    let (tx, mut rx) = mpsc::channel::<Read>(4 * BATCH);
     let reader = tokio::spawn(async move {
         while let Some(item) = stream.next().await {
-            let broke =
-                matches!(&item, Err(e) if !matches!(e, crate::docker::Error::Decode { .. }));
-            let item = item.map_err(|e| {
-                if broke {
-                    format!("stream: {e}")
-                } else {
-                    e.to_string()
-                }
-            });
-            if tx.send(item).await.is_err() || broke {
+            let read = match item {
+                Ok(event) => Read::Event(event),
+                Err(e @ crate::docker::Error::Decode { .. }) => Read::Undecodable(e),
+                Err(e) => Read::Ended(e.to_string()),
+            };
+            let ended = matches!(read, Read::Ended(_));
+            if tx.send(read).await.is_err() || ended {
                 return;
             }
         }
         let _ = tx
-            .send(Err("stream: the engine closed the event stream".into()))
+            .send(Read::Ended("the engine closed the event stream".into()))
             .await;
     });
     let _stop_reader = AbortOnDropHandle::new(reader);
@@ -253,7 +263,7 @@ async fn follow(
     loop {
         batch.clear();
         let n = tokio::select! {
-            _ = dead.cancelled() => return "the engine could not be reached".into(),
+            _ = stop_stream.cancelled() => return "the engine could not be reached".into(),
             n = rx.recv_many(&mut batch, BATCH) => n,
         };
         if n == 0 {
@@ -265,11 +275,11 @@ async fn follow(
         let mut broke = None;
         for item in batch.drain(..) {
             match item {
-                Ok(e) if config.container_filter.admits_event(&e) => events.push(e),
+                Read::Event(e) if config.container_filter.admits_event(&e) => events.push(e),
                 // A container left out by the filter: not counted anywhere.
-                Ok(_) => {}
-                Err(e) if e.starts_with("stream: ") => broke = Some(e),
-                Err(e) => {
+                Read::Event(_) => {}
+                Read::Ended(why) => broke = Some(why),
+                Read::Undecodable(e) => {
                     errors += 1;
                     if log.first("decode") {
                         tracing::warn!(error = %e, "skipping an event line that is not an event");
@@ -277,14 +287,14 @@ async fn follow(
                 }
             }
         }
-        let fx = effects(counted, &events);
-        let changes = inspect_changes(client, store, config, fx, log).await;
+        let changed = effects(counted, &events);
+        let changes = inspect_changes(client, store, config, changed, log).await;
         store.update(|w| {
             if let Some(changes) = changes {
                 errors += changes.errors;
                 changes.apply(w);
             }
-            w.record(EVENTS, started.elapsed(), errors);
+            w.record(Collector::Events, started.elapsed(), errors);
         });
         if let Some(e) = broke {
             return e;
@@ -361,7 +371,7 @@ fn effects(counted: &mut Counted, events: &[types::Event]) -> Effects {
 
 /// A batch's effects with the changed containers inspected, ready to apply.
 struct Changes {
-    fx: Effects,
+    effects: Effects,
     inspected: Vec<(String, Inspected)>,
     errors: u64,
 }
@@ -372,10 +382,10 @@ async fn inspect_changes(
     client: &Client,
     store: &Store,
     config: &Config,
-    fx: Effects,
+    effects: Effects,
     log: &mut LogOnce,
 ) -> Option<Changes> {
-    if fx == Effects::default() {
+    if effects == Effects::default() {
         return None;
     }
     let driver = store.read(|w| {
@@ -384,10 +394,16 @@ async fn inspect_changes(
             .map(|e| e.cgroup_driver.clone())
             .unwrap_or_default()
     });
-    let (inspected, errors) =
-        containers::inspect_all(client, config, &driver, fx.inspect.iter().cloned(), log).await;
+    let (inspected, errors) = containers::inspect_all(
+        client,
+        config,
+        &driver,
+        effects.inspect.iter().cloned(),
+        log,
+    )
+    .await;
     Some(Changes {
-        fx,
+        effects,
         inspected,
         errors,
     })
@@ -399,7 +415,7 @@ impl Changes {
     fn apply(self, w: &mut Working) {
         w.generation += 1;
         let generation = w.generation;
-        let mut gone = self.fx.destroyed.clone();
+        let mut gone = self.effects.destroyed.clone();
         for (id, result) in self.inspected {
             match result {
                 Inspected::Built(c) => {
@@ -416,10 +432,10 @@ impl Changes {
         for id in gone {
             w.containers.remove(&id);
             w.stats.remove(&id);
-            w.list_keys.remove(&id);
+            w.fingerprints.remove(&id);
             w.touched.insert(id, generation);
         }
-        count(w, &self.fx);
+        count(w, &self.effects);
     }
 }
 
@@ -437,13 +453,13 @@ fn seen(e: &mut ContainerEvents, c: &Arc<Container>) {
 }
 
 /// Adds a batch's counts to the counters.
-fn count(w: &mut Working, fx: &Effects) {
+fn count(w: &mut Working, effects: &Effects) {
     let by_name = by_name(&w.containers);
     let events = Arc::make_mut(&mut w.events);
-    for (key, n) in &fx.by_type {
+    for (key, n) in &effects.by_type {
         *events.by_type.entry(key.clone()).or_default() += n;
     }
-    for ((name, action), n) in &fx.by_container {
+    for ((name, action), n) in &effects.by_container {
         let e = events.by_container.entry(name.clone()).or_default();
         *e.actions.entry(action).or_default() += n;
         if *action == "oom" {
@@ -624,7 +640,8 @@ mod tests {
             "Id": id, "Name": format!("/{name}"), "State": {"Status": status}
         }))
         .unwrap();
-        Arc::new(Container::from_inspect(&inspect, &[], "cgroupfs").unwrap())
+        let mut saturated = crate::snapshot::Saturated::default();
+        Arc::new(Container::from_inspect(&inspect, &[], "cgroupfs", &mut saturated).unwrap())
     }
 
     #[test]
@@ -644,19 +661,24 @@ mod tests {
         let fx = effects(&mut counted, &late);
         assert_eq!(fx.inspect, BTreeSet::from(["a".into(), "b".into()]));
         Changes {
-            fx,
+            effects: fx,
             inspected: vec![("a".into(), Inspected::Built(built("a", "x", "exited")))],
             errors: 0,
         }
         .apply(&mut w);
         // The cycle's list was taken before the die: it still says running.
         let stale = containers::Listed {
-            containers: HashMap::from([("a".to_string(), built("a", "x", "running"))]),
-            list_keys: HashMap::from([("a".to_string(), "running".to_string())]),
+            ids: ["a".to_string()].into(),
+            inspected: vec![("a".into(), built("a", "x", "running"), "running".into())],
+            gone: Vec::new(),
+            failed: Vec::new(),
         };
         containers::apply(&mut w, stale, start_generation);
         assert_eq!(w.containers["a"].state, crate::snapshot::State::Exited);
-        assert!(!w.list_keys.contains_key("a"), "inspected again next cycle");
+        assert!(
+            !w.fingerprints.contains_key("a"),
+            "inspected again next cycle"
+        );
         assert_eq!(
             w.events.by_container["x"].actions.get("die"),
             Some(&1),

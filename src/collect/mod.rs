@@ -1,186 +1,32 @@
 //! The collectors: the only writers of the snapshot.
 //!
-//! [`Store`] holds the working state behind a mutex and the published
-//! [`Snapshot`] behind an atomic pointer: readers (`/metrics`) load the pointer
-//! and never wait for a collector. The periodic [`run`] loop asks the engine,
-//! containers and stats collectors for one cycle's results and applies them in
-//! one update, so a snapshot never mixes two cycles. The event stream (see
-//! [`events`]) applies single-container changes in between.
+//! [`Collector`] is the set of collectors; [`Store`] (in `store.rs`) holds the
+//! working state and the published snapshot. The periodic [`run`] loop asks
+//! the engine, containers and stats collectors for one cycle's results and
+//! applies them in one update, so a snapshot never mixes two cycles. The event
+//! stream (see [`events`]) applies single-container changes in between.
 
+mod collector;
 mod containers;
 mod engine;
 pub mod events;
+mod log_once;
 mod stats;
+mod store;
+
+pub use collector::Collector;
+pub(crate) use log_once::LogOnce;
+pub use store::Store;
+pub(crate) use store::Working;
 
 use crate::config::Config;
 use crate::docker::Client;
-use crate::snapshot::{
-    CollectorStatus, Container, ContainerEntry, Engine, EventCounts, Snapshot, Stats,
-};
-use arc_swap::ArcSwap;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-/// The collector names of `docker_exporter_collector_*{collector=…}`.
-pub const ENGINE: &str = "engine";
-pub const CONTAINERS: &str = "containers";
-pub const STATS: &str = "stats";
-pub const EVENTS: &str = "events";
-
-/// What the collectors know, published as snapshots.
-#[derive(Debug)]
-pub struct Store {
-    published: ArcSwap<Snapshot>,
-    working: Mutex<Working>,
-    /// Wakes the periodic loop early (the event stream asks for a resync).
-    resync: Notify,
-    /// True once the event stream has tried to subscribe: the first list waits
-    /// for it, so no change falls between the list and the subscription.
-    subscribe_tried: tokio::sync::watch::Sender<bool>,
-}
-
-/// The mutable state behind the snapshot, including what only the collectors need.
-#[derive(Debug, Default)]
-pub(crate) struct Working {
-    pub engine_up: bool,
-    pub engine: Option<Arc<Engine>>,
-    pub containers: HashMap<String, Arc<Container>>,
-    /// The container list's view of each container when it was last inspected.
-    pub list_keys: HashMap<String, String>,
-    pub stats: HashMap<String, Arc<Stats>>,
-    pub events: Arc<EventCounts>,
-    pub collectors: BTreeMap<&'static str, CollectorStatus>,
-    pub event_stream_reconnects: u64,
-    /// When the last periodic cycle completed (Unix seconds).
-    pub collected_at: f64,
-    /// Set while the event stream is connected (with it, and no resync asked
-    /// for, a cycle inspects only containers whose list entry changed); it
-    /// cancels the stream when a cycle finds the engine gone, as the stream has
-    /// no read timeout of its own.
-    pub events_stream: Option<CancellationToken>,
-    /// Bumped when the event stream (re)connects; a cycle that inspects
-    /// everything catches up `resynced` to it.
-    pub resync_requested: u64,
-    pub resynced: u64,
-    /// Bumped by every event-driven change; with `touched` it keeps a cycle that
-    /// started earlier from undoing a newer change.
-    pub generation: u64,
-    /// Container id → generation of the last event-driven change (or removal).
-    pub touched: HashMap<String, u64>,
-}
 
 /// Failed cycles in a row after which what was known of the engine is dropped.
 const FORGET_AFTER_FAILURES: u32 = 2;
-
-impl Working {
-    /// Drops the containers, stats and engine facts (not the event counters,
-    /// which count what happened): the engine can no longer vouch for them.
-    fn forget_engine(&mut self) {
-        self.engine = None;
-        self.containers.clear();
-        self.list_keys.clear();
-        self.stats.clear();
-    }
-
-    /// Records one run of a collector.
-    pub fn record(&mut self, collector: &'static str, took: Duration, errors: u64) {
-        let c = self.collectors.entry(collector).or_default();
-        c.duration_seconds = took.as_secs_f64();
-        c.success = errors == 0;
-        c.errors_total += errors;
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let mut containers: Vec<ContainerEntry> = self
-            .containers
-            .iter()
-            .map(|(id, c)| ContainerEntry {
-                container: c.clone(),
-                stats: if c.state.is_live() {
-                    self.stats.get(id).cloned()
-                } else {
-                    None
-                },
-            })
-            .collect();
-        containers.sort_by(|a, b| {
-            (&a.container.name, &a.container.id).cmp(&(&b.container.name, &b.container.id))
-        });
-        Snapshot {
-            collected_at: self.collected_at,
-            engine_up: self.engine_up,
-            engine: self.engine.clone(),
-            containers,
-            events: self.events.clone(),
-            collectors: self.collectors.clone(),
-            event_stream_reconnects: self.event_stream_reconnects,
-        }
-    }
-}
-
-impl Default for Store {
-    fn default() -> Self {
-        Store {
-            published: ArcSwap::from_pointee(Snapshot::default()),
-            working: Mutex::new(Working::default()),
-            resync: Notify::new(),
-            subscribe_tried: tokio::sync::watch::Sender::new(false),
-        }
-    }
-}
-
-impl Store {
-    /// The current snapshot: a pointer load, never a wait on a collector.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.published.load_full()
-    }
-
-    /// Changes the working state and publishes the result as one snapshot.
-    pub(crate) fn update<R>(&self, f: impl FnOnce(&mut Working) -> R) -> R {
-        let mut w = self.working.lock().unwrap_or_else(|e| e.into_inner());
-        let r = f(&mut w);
-        self.published.store(Arc::new(w.snapshot()));
-        r
-    }
-
-    /// Reads the working state without publishing.
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&Working) -> R) -> R {
-        f(&self.working.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// Asks the periodic loop for a full cycle now (nothing to publish yet).
-    pub(crate) fn request_resync(&self) {
-        self.working
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .resync_requested += 1;
-        self.resync.notify_one();
-    }
-}
-
-/// Logs a condition once until it clears, then once when it clears.
-#[derive(Debug, Default)]
-pub(crate) struct LogOnce {
-    seen: HashSet<String>,
-}
-
-impl LogOnce {
-    /// True the first time `key` is seen (the caller logs at warn, later at debug).
-    pub fn first(&mut self, key: impl Into<String>) -> bool {
-        if self.seen.len() > 10_000 {
-            self.seen.clear();
-        }
-        self.seen.insert(key.into())
-    }
-
-    /// Forgets `key`; true when it had been seen (the caller logs the recovery).
-    pub fn clear(&mut self, key: &str) -> bool {
-        self.seen.remove(key)
-    }
-}
 
 /// The periodic loop: one cycle every `interval`, sooner when the event
 /// stream asks, retrying with capped backoff while the engine is down.
@@ -200,6 +46,7 @@ pub async fn run(
     loop {
         let started = Instant::now();
         let ok = cycle(&client, &store, &config, &mut log).await;
+        store.cycle_completed();
         let wait = if ok {
             failures = 0;
             config.collect_interval.saturating_sub(started.elapsed())
@@ -209,7 +56,7 @@ pub async fn run(
                 // Serving the last known states of a dead engine would be a lie.
                 store.update(Working::forget_engine);
             }
-            backoff(failures, config.collect_interval)
+            backoff(failures, Duration::from_secs(1), config.collect_interval)
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -219,10 +66,12 @@ pub async fn run(
     }
 }
 
-/// 1 s, 2 s, 4 s … capped at the collection interval.
-fn backoff(failures: u32, cap: Duration) -> Duration {
-    let d = Duration::from_secs(1u64 << failures.saturating_sub(1).min(16));
-    d.min(cap).max(Duration::from_millis(100))
+/// The wait before retry number `attempt` (1, 2, …): `first`, doubling each
+/// time, capped at `cap`, and never under 100 ms. The periodic loop waits
+/// 1 s, 2 s, 4 s … up to the interval; the event stream 100 ms … up to 5 s.
+pub(super) fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration {
+    let doubled = first.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    doubled.min(cap).max(Duration::from_millis(100))
 }
 
 /// One collection cycle; false when the engine could not be reached.
@@ -237,7 +86,7 @@ pub(crate) async fn cycle(
     let Ok(engine_info) = &engine.result else {
         store.update(|w| {
             w.engine_up = false;
-            w.record(ENGINE, engine.took, 1);
+            w.record(Collector::Engine, engine.took, 1);
         });
         // A stream from an engine that cannot be reached is dead or soon will be.
         if let Some(stream) = store.read(|w| w.events_stream.clone()) {
@@ -253,13 +102,8 @@ pub(crate) async fn cycle(
         )
     });
     let listed = containers::collect(client, store, config, &engine_info, full, log).await;
-    let live_ids: Vec<String> = match &listed.result {
-        Ok(list) => list
-            .containers
-            .iter()
-            .filter(|(_, c)| c.state.is_live())
-            .map(|(id, _)| id.clone())
-            .collect(),
+    let live_ids = match &listed.result {
+        Ok(list) => list.live_ids(store),
         Err(_) => Vec::new(),
     };
     let sampled = stats::collect(client, config, &engine_info, &live_ids, log).await;
@@ -267,19 +111,19 @@ pub(crate) async fn cycle(
     store.update(|w| {
         w.engine_up = listed.result.is_ok();
         w.engine = Some(engine_info);
-        w.record(ENGINE, engine.took, 0);
+        w.record(Collector::Engine, engine.took, 0);
         if let Ok(list) = listed.result {
             containers::apply(w, list, start_generation);
             if full && listed.errors == 0 {
                 w.resynced = resync_to;
             }
             events::prune(w);
-            w.record(CONTAINERS, listed.took, listed.errors);
+            w.record(Collector::Containers, listed.took, listed.errors);
         } else {
-            w.record(CONTAINERS, listed.took, listed.errors.max(1));
+            w.record(Collector::Containers, listed.took, listed.errors.max(1));
         }
         stats::apply(w, sampled.result, config.collect_interval);
-        w.record(STATS, sampled.took, sampled.errors);
+        w.record(Collector::Stats, sampled.took, sampled.errors);
         w.collected_at = crate::snapshot::now_unix();
     });
     true
@@ -290,4 +134,34 @@ pub(crate) struct Outcome<T> {
     pub result: T,
     pub took: Duration,
     pub errors: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let s = Duration::from_secs;
+        let waits: Vec<Duration> = (1..=6).map(|n| backoff(n, s(1), s(15))).collect();
+        assert_eq!(waits, [s(1), s(2), s(4), s(8), s(15), s(15)]);
+        let ms = Duration::from_millis;
+        let waits: Vec<Duration> = (1..=8).map(|n| backoff(n, ms(100), s(5))).collect();
+        assert_eq!(
+            waits,
+            [
+                ms(100),
+                ms(200),
+                ms(400),
+                ms(800),
+                ms(1600),
+                ms(3200),
+                s(5),
+                s(5)
+            ]
+        );
+        assert_eq!(backoff(1, s(1), ms(50)), ms(100), "never under 100 ms");
+        assert_eq!(backoff(u32::MAX, s(1), s(15)), s(15));
+    }
 }

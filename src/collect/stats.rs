@@ -9,8 +9,8 @@
 
 use super::{LogOnce, Outcome, Working};
 use crate::config::Config;
-use crate::docker::{ApiVersion, Client, ONE_SHOT_STATS};
-use crate::snapshot::{now_unix, Engine, Stats};
+use crate::docker::Client;
+use crate::snapshot::{now_unix, Engine, Saturated, Stats};
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,10 +58,7 @@ pub(super) async fn collect(
     log: &mut LogOnce,
 ) -> Outcome<Vec<(String, Sample)>> {
     let started = Instant::now();
-    let one_shot = engine
-        .api_version
-        .parse::<ApiVersion>()
-        .is_ok_and(|v| v >= ONE_SHOT_STATS);
+    let one_shot = engine.api_version.has_one_shot_stats();
     if !one_shot && log.first("two-sample stats") {
         tracing::warn!(
             api_version = %engine.api_version,
@@ -76,15 +73,16 @@ pub(super) async fn collect(
     let mut failures: Vec<(String, String)> = Vec::new();
     let fan_out = stream::iter(ids.iter().cloned())
         .map(|id| async move {
-            let r = client.stats(&id).await;
+            let r = client.stats(&id, one_shot).await;
             (id, r)
         })
         .buffer_unordered(limit);
     let mut fan_out = std::pin::pin!(fan_out);
+    let mut saturated = Saturated::default();
     let timed_out = tokio::time::timeout(deadline, async {
         while let Some((id, r)) = fan_out.next().await {
             match r {
-                Ok(Some(s)) => match Stats::from_wire(&s) {
+                Ok(Some(s)) => match Stats::from_wire(&s, &mut saturated) {
                     Some(stats) => results.push((id, Sample::Fresh(Arc::new(stats)))),
                     None => results.push((id, Sample::None)),
                 },
@@ -98,7 +96,13 @@ pub(super) async fn collect(
     })
     .await
     .is_err();
-    let mut errors = failures.len() as u64;
+    let mut errors = failures.len() as u64 + saturated.0;
+    if saturated.0 > 0 && log.first("stats saturated") {
+        tracing::warn!(
+            values = saturated.0,
+            "stats numbers too large to add up: served saturated, counted as errors"
+        );
+    }
     for (id, e) in &failures {
         if log.first(format!("stats {id}")) {
             tracing::warn!(container = %id, error = %e, "cannot read a container's stats");

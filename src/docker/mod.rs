@@ -10,6 +10,7 @@
 
 pub mod types;
 
+use bytes::BytesMut;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode, Uri};
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio_util::codec::{Decoder, LinesCodec, LinesCodecError};
 
 /// The newest Engine API version this client knows (the v1.56 spec).
 pub const MAX_API_VERSION: ApiVersion = ApiVersion(1, 56);
@@ -30,11 +32,23 @@ pub const ONE_SHOT_STATS: ApiVersion = ApiVersion(1, 41);
 /// What the official client assumes when `/_ping` names no version.
 const FALLBACK_API_VERSION: ApiVersion = ApiVersion(1, 24);
 /// Largest engine answer accepted (a list of 10,000 containers is ~30 MiB).
-const MAX_BODY_BYTES: usize = 256 << 20;
+const MAX_LIST_BYTES: usize = 256 << 20;
+/// Largest answer accepted from any other call (an inspect or a stats answer
+/// is a few KiB; `/info` tens of KiB).
+pub const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// An Engine API version, `major.minor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ApiVersion(pub u16, pub u16);
+
+impl ApiVersion {
+    /// Whether stats calls of this version can ask for a single sample
+    /// (`one-shot`); without it the engine waits 1-2 s for a second one.
+    /// The one place this is decided: the stats collector asks, the client obeys.
+    pub fn has_one_shot_stats(self) -> bool {
+        self >= ONE_SHOT_STATS
+    }
+}
 
 impl FromStr for ApiVersion {
     type Err = String;
@@ -114,6 +128,8 @@ pub enum Error {
     Timeout { path: String, timeout: Duration },
     #[error("GET {path}: {cause}")]
     Transport { path: String, cause: String },
+    #[error("GET {path}: the answer is larger than {limit} bytes; not read further")]
+    TooLarge { path: String, limit: usize },
 }
 
 impl Error {
@@ -166,35 +182,56 @@ pub struct Ping {
 /// One event, or one line that was not an event.
 pub type EventItem = Result<types::Event, Error>;
 
-/// The open `GET /events` stream; [`EventStream::next`] yields one event a line.
-pub struct EventStream {
-    body: Incoming,
-    buf: Vec<u8>,
+/// The longest event line accepted; a longer one is skipped as undecodable.
+pub const MAX_EVENT_LINE: usize = 1 << 20;
+
+/// The open `GET /events` stream; [`EventStream::next`] yields one event a
+/// line, framed by [`LinesCodec`] (which caps the line length).
+pub struct EventStream<B = Incoming> {
+    body: B,
+    buf: BytesMut,
+    lines: LinesCodec,
     path: String,
 }
 
-impl EventStream {
-    /// The next event, `Some(Err(Decode))` for a line that is not one (the
-    /// stream goes on), `Some(Err(Transport))` when the stream broke, `None`
-    /// when the engine closed it.
+impl<B> EventStream<B>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: fmt::Display,
+{
+    /// Reads events from `body` (the engine's answer to `path`; also any
+    /// body of bytes, for tests and fuzzing).
+    pub fn new(body: B, path: String) -> Self {
+        EventStream {
+            body,
+            buf: BytesMut::new(),
+            lines: LinesCodec::new_with_max_length(MAX_EVENT_LINE),
+            path,
+        }
+    }
+
+    /// The next event, `Some(Err(Decode))` for a line that is not one (not
+    /// JSON, not UTF-8, or longer than [`MAX_EVENT_LINE`]: the stream goes on
+    /// at the next line), `Some(Err(Transport))` when the stream broke,
+    /// `None` when the engine closed it.
     pub async fn next(&mut self) -> Option<EventItem> {
         loop {
-            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                let line = line.trim_ascii();
-                if line.is_empty() {
-                    continue;
-                }
-                return Some(serde_json::from_slice(line).map_err(|e| Error::Decode {
+            let decoded = match self.lines.decode(&mut self.buf) {
+                Ok(Some(line)) if line.trim().is_empty() => continue,
+                Ok(Some(line)) => Some(
+                    serde_json::from_str(line.trim())
+                        .map_err(|e| format!("{e} in event line {line:?}")),
+                ),
+                Ok(None) => None,
+                Err(LinesCodecError::MaxLineLengthExceeded) => Some(Err(format!(
+                    "event line longer than {MAX_EVENT_LINE} bytes"
+                ))),
+                Err(LinesCodecError::Io(e)) => Some(Err(format!("{e} in an event line"))),
+            };
+            if let Some(decoded) = decoded {
+                return Some(decoded.map_err(|cause| Error::Decode {
                     path: self.path.clone(),
-                    cause: format!("{e} in event line {:?}", String::from_utf8_lossy(line)),
-                }));
-            }
-            if self.buf.len() > 1 << 20 {
-                self.buf.clear();
-                return Some(Err(Error::Decode {
-                    path: self.path.clone(),
-                    cause: "event line longer than 1 MiB".into(),
+                    cause,
                 }));
             }
             match self.body.frame().await {
@@ -340,6 +377,15 @@ impl Client {
 
     /// GET a versioned path and decode its JSON; `Ok(None)` on 404.
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Error> {
+        self.get_json_capped(path, MAX_BODY_BYTES).await
+    }
+
+    /// [`Client::get_json`] with an answer of at most `limit` bytes.
+    async fn get_json_capped<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<Option<T>, Error> {
         let version = self.api_version().await?;
         let full = format!("/v{version}{path}");
         tokio::time::timeout(self.timeout, async {
@@ -348,7 +394,7 @@ impl Client {
                 return Ok(None);
             }
             let resp = check_status(path, resp).await?;
-            let body = read_body(path, resp.into_body()).await?;
+            let body = read_body(path, resp.into_body(), limit).await?;
             serde_json::from_slice(&body)
                 .map(Some)
                 .map_err(|e| Error::Decode {
@@ -361,11 +407,22 @@ impl Client {
     }
 
     async fn get_required<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        self.get_json(path).await?.ok_or_else(|| Error::Status {
-            path: path.to_string(),
-            status: 404,
-            message: "not found".into(),
-        })
+        self.get_required_capped(path, MAX_BODY_BYTES).await
+    }
+
+    /// A 404 is an error here: the path always exists on an engine.
+    async fn get_required_capped<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<T, Error> {
+        self.get_json_capped(path, limit)
+            .await?
+            .ok_or_else(|| Error::Status {
+                path: path.to_string(),
+                status: 404,
+                message: "not found".into(),
+            })
     }
 
     pub async fn version(&self) -> Result<types::Version, Error> {
@@ -378,7 +435,8 @@ impl Client {
 
     /// Every container, in any state.
     pub async fn containers(&self) -> Result<Vec<types::ListedContainer>, Error> {
-        self.get_required("/containers/json?all=true").await
+        self.get_required_capped("/containers/json?all=true", MAX_LIST_BYTES)
+            .await
     }
 
     /// `None` when the container is gone (removed between list and inspect).
@@ -387,10 +445,10 @@ impl Client {
             .await
     }
 
-    /// One stats sample: `one-shot` where the API has it (1.41+), else the
-    /// two-sample answer. `None` when the container is gone.
-    pub async fn stats(&self, id: &str) -> Result<Option<types::Stats>, Error> {
-        let one_shot = self.api_version().await? >= ONE_SHOT_STATS;
+    /// One stats sample: a single one with `one_shot` (decided by the caller
+    /// from [`ApiVersion::has_one_shot_stats`]), else the two-sample answer.
+    /// `None` when the container is gone.
+    pub async fn stats(&self, id: &str, one_shot: bool) -> Result<Option<types::Stats>, Error> {
         let query = if one_shot {
             "stream=false&one-shot=true"
         } else {
@@ -416,11 +474,7 @@ impl Client {
         })
         .await
         .map_err(|_| self.timed_out(&path))??;
-        Ok(EventStream {
-            body: resp.into_body(),
-            buf: Vec::new(),
-            path,
-        })
+        Ok(EventStream::new(resp.into_body(), path))
     }
 }
 
@@ -448,14 +502,23 @@ fn path_segment(id: &str) -> String {
     out
 }
 
-async fn read_body(path: &str, body: Incoming) -> Result<Bytes, Error> {
-    Limited::new(body, MAX_BODY_BYTES)
+async fn read_body(path: &str, body: Incoming, limit: usize) -> Result<Bytes, Error> {
+    Limited::new(body, limit)
         .collect()
         .await
         .map(|c| c.to_bytes())
-        .map_err(|e| Error::Transport {
-            path: path.to_string(),
-            cause: format!("reading the body: {e}"),
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Error::TooLarge {
+                    path: path.to_string(),
+                    limit,
+                }
+            } else {
+                Error::Transport {
+                    path: path.to_string(),
+                    cause: format!("reading the body: {e}"),
+                }
+            }
         })
 }
 
@@ -466,7 +529,9 @@ async fn check_status(path: &str, resp: Response<Incoming>) -> Result<Response<I
     if status.is_success() {
         return Ok(resp);
     }
-    let body = read_body(path, resp.into_body()).await.unwrap_or_default();
+    let body = read_body(path, resp.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
     #[derive(serde::Deserialize)]
     struct Message {
         message: String,
@@ -523,6 +588,46 @@ mod tests {
         assert!(ApiVersion(1, 9) < ApiVersion(1, 41));
         assert!("1".parse::<ApiVersion>().is_err());
         assert_eq!(ApiVersion(1, 44).to_string(), "1.44");
+    }
+
+    /// An event stream over these body chunks.
+    fn stream_of(
+        chunks: Vec<Vec<u8>>,
+    ) -> EventStream<impl hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Unpin>
+    {
+        let frames = chunks
+            .into_iter()
+            .map(|c| Ok(hyper::body::Frame::data(Bytes::from(c))));
+        EventStream::new(
+            http_body_util::StreamBody::new(futures_util::stream::iter(frames)),
+            "/events".into(),
+        )
+    }
+
+    #[tokio::test]
+    async fn bad_and_over_long_event_lines_are_skipped_and_the_stream_goes_on() {
+        let event = |action: &str| format!("{{\"Type\":\"container\",\"Action\":\"{action}\"}}\n");
+        let long = vec![b'x'; MAX_EVENT_LINE + 10];
+        let stream = stream_of(vec![
+            event("start").into_bytes(),
+            b"\n".to_vec(),
+            // An over-long line, arriving in pieces, then its end.
+            long[..MAX_EVENT_LINE / 2].to_vec(),
+            long[MAX_EVENT_LINE / 2..].to_vec(),
+            b"still the long line\nnot json\n".to_vec(),
+            event("die").into_bytes(),
+        ]);
+        let mut stream = stream;
+        let action = |item: Option<EventItem>| item.unwrap().unwrap().action.unwrap();
+        assert_eq!(action(stream.next().await), "start");
+        let err = stream.next().await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+        assert!(matches!(
+            stream.next().await,
+            Some(Err(Error::Decode { .. }))
+        ));
+        assert_eq!(action(stream.next().await), "die");
+        assert!(stream.next().await.is_none());
     }
 
     #[test]

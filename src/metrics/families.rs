@@ -1,8 +1,11 @@
-//! Every family of the metric contract (`shared/spec/metrics.md`), computed
-//! from one snapshot. The order here is the order on `/metrics`.
+//! Every family of the metric contract (`docs/metrics.md`), computed from one
+//! snapshot. The order here is the order on `/metrics`. Families of the same
+//! shape are rows of a table ([`Row`]) handed to [`table`].
 
 use super::{Family, Labels, Value};
-use crate::snapshot::{Container, ContainerEntry, Health, Snapshot, State, Stats};
+use crate::snapshot::{
+    BlockDevice, Container, ContainerEntry, Health, Network, Snapshot, State, Stats,
+};
 use prometheus_client::metrics::MetricType;
 use std::collections::HashSet;
 
@@ -21,13 +24,13 @@ const RUSTC_VERSION: &str = env!("DOCKER_EXPORTER_RUSTC_VERSION");
 /// Hands each family to the sink once the next one starts, so that only one
 /// family's series exist at a time (at a thousand containers, all of them
 /// together would be megabytes of label vectors).
-struct Out<'a, 's> {
+struct Emitter<'a, 's> {
     sink: &'s mut dyn FnMut(&Family<'a>) -> std::fmt::Result,
     current: Option<Family<'a>>,
     result: std::fmt::Result,
 }
 
-impl<'a> Out<'a, '_> {
+impl<'a> Emitter<'a, '_> {
     fn add(&mut self, kind: MetricType, name: &'static str, help: &'static str) -> &mut Family<'a> {
         self.flush();
         self.current.insert(Family {
@@ -53,14 +56,14 @@ impl<'a> Out<'a, '_> {
 }
 
 /// The labels of one container, borrowed from the snapshot.
-struct Idents<'a> {
+struct ContainerLabels<'a> {
     entry: &'a ContainerEntry,
     /// `name`, `id`, `image`, `container_label_*`: cAdvisor's base labels.
     base: Labels<'a>,
     name: Labels<'a>,
 }
 
-impl<'a> Idents<'a> {
+impl<'a> ContainerLabels<'a> {
     fn base_with(&self, key: &'a str, value: &'a str) -> Labels<'a> {
         let mut l = self.base.clone();
         l.push((key, value));
@@ -71,20 +74,246 @@ impl<'a> Idents<'a> {
     }
 }
 
+/// A row of a family table: the family, and its value for one item (a
+/// container, a network interface, a block device), when the item has one.
+type Row<T> = (
+    MetricType,
+    &'static str,
+    &'static str,
+    fn(&T) -> Option<Value>,
+);
+
+/// One family per row, in order; each with a series per item that has a value.
+fn table<'a, T: ?Sized>(out: &mut Emitter<'a, '_>, rows: &[Row<T>], items: &[(Labels<'a>, &'a T)]) {
+    for (kind, name, help, get) in rows {
+        let f = out.add(*kind, name, help);
+        for (labels, item) in items {
+            if let Some(v) = get(item) {
+                f.push(labels.clone(), v);
+            }
+        }
+    }
+}
+
+const PER_CONTAINER: [Row<Container>; 4] = [
+    (
+        MetricType::Gauge,
+        "docker_container_restarts",
+        collected!(
+            "Restarts by the engine's restart policy; the engine resets it on a manual start"
+        ),
+        |c| Some(c.restart_count.into()),
+    ),
+    (
+        MetricType::Gauge,
+        "docker_container_exit_code",
+        collected!("Exit code of the container's last exit"),
+        |c| Some(c.exit_code.into()),
+    ),
+    (
+        MetricType::Gauge,
+        "docker_container_oom_killed",
+        collected!("1 when the container's last exit was an OOM kill"),
+        |c| Some(c.oom_killed.into()),
+    ),
+    (
+        MetricType::Gauge,
+        "docker_container_finished_at_seconds",
+        collected!("Unix time the container last finished; absent when it never did"),
+        |c| c.finished_at.map(Value::Float),
+    ),
+];
+
+const SPEC: [Row<Container>; 9] = [
+    (
+        MetricType::Gauge,
+        "container_start_time_seconds",
+        collected!("Start time of the container since unix epoch in seconds"),
+        |c| c.started_at.map(Value::Float),
+    ),
+    (
+        MetricType::Gauge,
+        "container_creation_time_seconds",
+        collected!("Creation time of the container since unix epoch in seconds"),
+        |c| c.created.map(Value::Float),
+    ),
+    (
+        MetricType::Gauge,
+        "container_health_state",
+        collected!("1 healthy, 0 unhealthy or starting, -1 no health check"),
+        |c| {
+            Some(Value::Int(match c.health {
+                Health::Healthy => 1,
+                Health::Unhealthy | Health::Starting => 0,
+                Health::None => -1,
+            }))
+        },
+    ),
+    (
+        MetricType::Gauge,
+        "container_spec_cpu_quota",
+        collected!("CPU quota of the container in microseconds per period; absent when unlimited"),
+        |c| c.spec.cpu_quota.map(Value::Int),
+    ),
+    (
+        MetricType::Gauge,
+        "container_spec_cpu_period",
+        collected!("CPU period of the container in microseconds"),
+        |c| Some(c.spec.cpu_period.into()),
+    ),
+    (
+        MetricType::Gauge,
+        "container_spec_cpu_shares",
+        collected!("CPU shares of the container"),
+        |c| Some(c.spec.cpu_shares.into()),
+    ),
+    (
+        MetricType::Gauge,
+        "container_spec_memory_limit_bytes",
+        collected!("Memory limit of the container in bytes; 0 when unlimited"),
+        |c| Some(c.spec.memory_limit.into()),
+    ),
+    (
+        MetricType::Gauge,
+        "container_spec_memory_reservation_limit_bytes",
+        collected!("Memory reservation (soft limit) of the container in bytes; 0 when unset"),
+        |c| Some(c.spec.memory_reservation.into()),
+    ),
+    (
+        MetricType::Gauge,
+        "container_spec_memory_swap_limit_bytes",
+        collected!("Memory plus swap limit of the container in bytes; 0 when unlimited"),
+        |c| Some(c.spec.memory_swap.into()),
+    ),
+];
+
+const CPU_TOTAL: [Row<Stats>; 1] = [(
+    MetricType::Counter,
+    "container_cpu_usage_seconds_total",
+    collected!("Cumulative cpu time consumed in seconds"),
+    |s| s.cpu_total_ns.map(ns_to_s),
+)];
+
+#[rustfmt::skip]
+const CPU_TIME: [Row<Stats>; 2] = [
+    (MetricType::Counter, "container_cpu_user_seconds_total", collected!("Cumulative user cpu time consumed in seconds"), |s| s.cpu_user_ns.map(ns_to_s)),
+    (MetricType::Counter, "container_cpu_system_seconds_total", collected!("Cumulative system cpu time consumed in seconds"), |s| s.cpu_system_ns.map(ns_to_s)),
+];
+
+#[rustfmt::skip]
+const CFS: [Row<Stats>; 3] = [
+    (MetricType::Counter, "container_cpu_cfs_periods_total", collected!("Number of elapsed enforcement period intervals"), |s| s.throttling.as_ref().map(|t| t.periods.into())),
+    (MetricType::Counter, "container_cpu_cfs_throttled_periods_total", collected!("Number of throttled period intervals"), |s| s.throttling.as_ref().map(|t| t.throttled_periods.into())),
+    (MetricType::Counter, "container_cpu_cfs_throttled_seconds_total", collected!("Total time duration the container has been throttled"), |s| s.throttling.as_ref().map(|t| ns_to_s(t.throttled_ns))),
+];
+
+#[rustfmt::skip]
+const MEMORY_THREADS_LAST_SEEN: [Row<Stats>; 11] = [
+    (MetricType::Gauge, "container_memory_usage_bytes", collected!("Current memory usage in bytes, including all memory regardless of when it was accessed"), |s| s.memory.as_ref().map(|m| m.usage.into())),
+    (MetricType::Gauge, "container_memory_working_set_bytes", collected!("Current working set in bytes: usage minus inactive file cache"), |s| s.memory.as_ref().and_then(|m| m.working_set).map(Value::from)),
+    (MetricType::Gauge, "container_memory_rss", collected!("Size of RSS in bytes"), |s| s.memory.as_ref().and_then(|m| m.rss).map(Value::from)),
+    (MetricType::Gauge, "container_memory_cache", collected!("Number of bytes of page cache memory"), |s| s.memory.as_ref().and_then(|m| m.cache).map(Value::from)),
+    (MetricType::Gauge, "container_memory_mapped_file", collected!("Size of memory mapped files in bytes"), |s| s.memory.as_ref().and_then(|m| m.mapped_file).map(Value::from)),
+    (MetricType::Gauge, "container_memory_swap", collected!("Container swap usage in bytes"), |s| s.memory.as_ref().and_then(|m| m.swap).map(Value::from)),
+    (MetricType::Gauge, "container_memory_max_usage_bytes", collected!("Maximum memory usage recorded in bytes"), |s| s.memory.as_ref().and_then(|m| m.max_usage).map(Value::from)),
+    (MetricType::Counter, "container_memory_failcnt", collected!("Number of memory usage hits limits"), |s| s.memory.as_ref().and_then(|m| m.failcnt).map(Value::from)),
+    (MetricType::Gauge, "container_threads", collected!("Number of threads running inside the container"), |s| s.pids_current.map(Value::from)),
+    (MetricType::Gauge, "container_threads_max", collected!("Maximum number of threads allowed inside the container, 0 when unlimited"), |s| s.pids_limit.map(Value::from)),
+    (MetricType::Gauge, "container_last_seen", collected!("Last time the exporter saw this container's stats, in Unix seconds"), |s| Some(Value::Float(s.read_at))),
+];
+
+const NETWORK: [Row<Network>; 8] = [
+    (
+        MetricType::Counter,
+        "container_network_receive_bytes_total",
+        collected!("Cumulative count of bytes received"),
+        |n| n.rx_bytes.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_network_receive_packets_total",
+        collected!("Cumulative count of packets received"),
+        |n| n.rx_packets.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_network_receive_packets_dropped_total",
+        collected!("Cumulative count of packets dropped while receiving"),
+        |n| n.rx_dropped.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_network_receive_errors_total",
+        collected!("Cumulative count of errors encountered while receiving"),
+        |n| n.rx_errors.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_network_transmit_bytes_total",
+        collected!("Cumulative count of bytes transmitted"),
+        |n| n.tx_bytes.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_network_transmit_packets_total",
+        collected!("Cumulative count of packets transmitted"),
+        |n| n.tx_packets.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_network_transmit_packets_dropped_total",
+        collected!("Cumulative count of packets dropped while transmitting"),
+        |n| n.tx_dropped.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_network_transmit_errors_total",
+        collected!("Cumulative count of errors encountered while transmitting"),
+        |n| n.tx_errors.map(Value::from),
+    ),
+];
+
+const DEVICES: [Row<BlockDevice>; 4] = [
+    (
+        MetricType::Counter,
+        "container_fs_reads_bytes_total",
+        collected!("Cumulative count of bytes read"),
+        |d| d.read_bytes.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_fs_writes_bytes_total",
+        collected!("Cumulative count of bytes written"),
+        |d| d.write_bytes.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_fs_reads_total",
+        collected!("Cumulative count of reads completed"),
+        |d| d.reads.map(Value::from),
+    ),
+    (
+        MetricType::Counter,
+        "container_fs_writes_total",
+        collected!("Cumulative count of writes completed"),
+        |d| d.writes.map(Value::from),
+    ),
+];
+
 /// Every family of one snapshot, in order, each handed to `sink` in turn.
 pub fn families<'a>(
     s: &'a Snapshot,
     sink: &mut dyn FnMut(&Family<'a>) -> std::fmt::Result,
 ) -> std::fmt::Result {
-    let mut out = Out {
+    let mut out = Emitter {
         sink,
         current: None,
         result: Ok(()),
     };
-    let idents: Vec<Idents<'_>> = s
+    let containers: Vec<ContainerLabels<'_>> = s
         .containers
         .iter()
-        .map(|entry| Idents {
+        .map(|entry| ContainerLabels {
             entry,
             base: base_labels(&entry.container),
             name: vec![("name", entry.container.name.as_str())],
@@ -92,10 +321,10 @@ pub fn families<'a>(
         .collect();
 
     engine_families(&mut out, s);
-    docker_container_families(&mut out, &idents);
-    spec_families(&mut out, &idents);
-    resource_families(&mut out, &idents);
-    event_families(&mut out, s, &idents);
+    docker_container_families(&mut out, &containers);
+    spec_families(&mut out, &containers);
+    resource_families(&mut out, &containers);
+    event_families(&mut out, s, &containers);
     exporter_families(&mut out, s);
     out.flush();
     out.result
@@ -112,7 +341,7 @@ fn base_labels(c: &Container) -> Labels<'_> {
     base
 }
 
-fn engine_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot) {
+fn engine_families<'a>(out: &mut Emitter<'a, '_>, s: &'a Snapshot) {
     out.gauge(
         "docker_up",
         "1 when the last call to the Docker engine succeeded, else 0",
@@ -126,7 +355,7 @@ fn engine_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot) {
     .push(
         vec![
             ("version", e.version.as_str()),
-            ("api_version", e.api_version.as_str()),
+            ("api_version", e.api_version_label.as_str()),
             ("os", e.os.as_str()),
             ("os_type", e.os_type.as_str()),
             ("architecture", e.architecture.as_str()),
@@ -170,12 +399,12 @@ fn engine_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot) {
     }
 }
 
-fn docker_container_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
+fn docker_container_families<'a>(out: &mut Emitter<'a, '_>, containers: &[ContainerLabels<'a>]) {
     let f = out.gauge(
         "docker_container_info",
         collected!("1 for every container, in every state, with its identity labels"),
     );
-    for i in idents {
+    for i in containers {
         let c = &i.entry.container;
         let mut l = i.base.clone();
         l.insert(3, ("image_id", c.image_id.as_str()));
@@ -185,7 +414,7 @@ fn docker_container_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
         "docker_container_state",
         collected!("1 for the container's current state, 0 for the others"),
     );
-    for i in idents {
+    for i in containers {
         for st in State::ALL {
             f.push(
                 i.name_with("state", st.as_str()),
@@ -197,7 +426,7 @@ fn docker_container_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
         "docker_container_health_status",
         collected!("1 for the container's current health-check status, 0 for the others"),
     );
-    for i in idents {
+    for i in containers {
         for h in Health::ALL {
             f.push(
                 i.name_with("status", h.as_str()),
@@ -205,272 +434,93 @@ fn docker_container_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
             );
         }
     }
-    let f = out.gauge(
-        "docker_container_restarts",
-        collected!(
-            "Restarts by the engine's restart policy; the engine resets it on a manual start"
-        ),
-    );
-    for i in idents {
-        f.push(i.name.clone(), i.entry.container.restart_count);
-    }
-    let f = out.gauge(
-        "docker_container_exit_code",
-        collected!("Exit code of the container's last exit"),
-    );
-    for i in idents {
-        f.push(i.name.clone(), i.entry.container.exit_code);
-    }
-    let f = out.gauge(
-        "docker_container_oom_killed",
-        collected!("1 when the container's last exit was an OOM kill"),
-    );
-    for i in idents {
-        f.push(i.name.clone(), i.entry.container.oom_killed);
-    }
-    let f = out.gauge(
-        "docker_container_finished_at_seconds",
-        collected!("Unix time the container last finished; absent when it never did"),
-    );
-    for i in idents {
-        if let Some(t) = i.entry.container.finished_at {
-            f.push(i.name.clone(), t);
-        }
-    }
+    let items: Vec<_> = containers
+        .iter()
+        .map(|l| (l.name.clone(), &*l.entry.container))
+        .collect();
+    table(out, &PER_CONTAINER, &items);
 }
 
 /// Containers that have a cgroup: the ones cAdvisor would show.
-fn live<'a, 'b>(idents: &'b [Idents<'a>]) -> impl Iterator<Item = &'b Idents<'a>> {
-    idents.iter().filter(|i| i.entry.container.state.is_live())
+fn live<'a, 'b>(
+    containers: &'b [ContainerLabels<'a>],
+) -> impl Iterator<Item = &'b ContainerLabels<'a>> {
+    containers
+        .iter()
+        .filter(|i| i.entry.container.state.is_live())
 }
 
-fn spec_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
-    let f = out.gauge(
-        "container_start_time_seconds",
-        collected!("Start time of the container since unix epoch in seconds"),
-    );
-    for i in live(idents) {
-        if let Some(t) = i.entry.container.started_at {
-            f.push(i.base.clone(), t);
-        }
-    }
-    let f = out.gauge(
-        "container_creation_time_seconds",
-        collected!("Creation time of the container since unix epoch in seconds"),
-    );
-    for i in live(idents) {
-        if let Some(t) = i.entry.container.created {
-            f.push(i.base.clone(), t);
-        }
-    }
-    let f = out.gauge(
-        "container_health_state",
-        collected!("1 healthy, 0 unhealthy or starting, -1 no health check"),
-    );
-    for i in live(idents) {
-        let v: i64 = match i.entry.container.health {
-            Health::Healthy => 1,
-            Health::Unhealthy | Health::Starting => 0,
-            Health::None => -1,
-        };
-        f.push(i.base.clone(), v);
-    }
-    type SpecField = fn(&crate::snapshot::Spec) -> Option<i64>;
-    let specs: [(&'static str, &'static str, SpecField); 6] = [
-        (
-            "container_spec_cpu_quota",
-            collected!(
-                "CPU quota of the container in microseconds per period; absent when unlimited"
-            ),
-            |s| s.cpu_quota,
-        ),
-        (
-            "container_spec_cpu_period",
-            collected!("CPU period of the container in microseconds"),
-            |s| Some(s.cpu_period),
-        ),
-        (
-            "container_spec_cpu_shares",
-            collected!("CPU shares of the container"),
-            |s| Some(s.cpu_shares),
-        ),
-        (
-            "container_spec_memory_limit_bytes",
-            collected!("Memory limit of the container in bytes; 0 when unlimited"),
-            |s| Some(s.memory_limit),
-        ),
-        (
-            "container_spec_memory_reservation_limit_bytes",
-            collected!("Memory reservation (soft limit) of the container in bytes; 0 when unset"),
-            |s| Some(s.memory_reservation),
-        ),
-        (
-            "container_spec_memory_swap_limit_bytes",
-            collected!("Memory plus swap limit of the container in bytes; 0 when unlimited"),
-            |s| Some(s.memory_swap),
-        ),
-    ];
-    for (name, help, get) in specs {
-        let f = out.gauge(name, help);
-        for i in live(idents) {
-            if let Some(v) = get(&i.entry.container.spec) {
-                f.push(i.base.clone(), v);
-            }
-        }
-    }
+fn spec_families<'a>(out: &mut Emitter<'a, '_>, containers: &[ContainerLabels<'a>]) {
+    let items: Vec<_> = live(containers)
+        .map(|l| (l.base.clone(), &*l.entry.container))
+        .collect();
+    table(out, &SPEC, &items);
 }
-
-type StatField = fn(&Stats) -> Option<Value>;
 
 fn ns_to_s(ns: u64) -> Value {
     Value::Float(ns as f64 / 1e9)
 }
 
-fn resource_families<'a>(out: &mut Out<'a, '_>, idents: &[Idents<'a>]) {
-    let with_stats: Vec<(&Idents<'a>, &'a Stats)> = live(idents)
-        .filter_map(|i| i.entry.stats.as_deref().map(|s| (i, s)))
+fn resource_families<'a>(out: &mut Emitter<'a, '_>, containers: &[ContainerLabels<'a>]) {
+    let with_stats: Vec<(&ContainerLabels<'a>, &'a Stats)> = live(containers)
+        .filter_map(|l| l.entry.stats.as_deref().map(|s| (l, s)))
         .collect();
+    let per_container =
+        |keep: &dyn Fn(&ContainerLabels<'a>) -> bool| -> Vec<(Labels<'a>, &'a Stats)> {
+            with_stats
+                .iter()
+                .filter(|(l, _)| keep(l))
+                .map(|(l, s)| (l.base.clone(), *s))
+                .collect()
+        };
+    let all = per_container(&|_| true);
 
-    let f = out.counter(
-        "container_cpu_usage_seconds_total",
-        collected!("Cumulative cpu time consumed in seconds"),
-    );
-    for (i, s) in &with_stats {
-        if let Some(ns) = s.cpu_total_ns {
-            f.push(i.base_with("cpu", "total"), ns_to_s(ns));
-        }
-    }
+    let items: Vec<_> = with_stats
+        .iter()
+        .map(|(l, s)| (l.base_with("cpu", "total"), *s))
+        .collect();
+    table(out, &CPU_TOTAL, &items);
+    table(out, &CPU_TIME, &all);
 
     // Throttling exists only where a CPU quota is set.
-    let throttled = |i: &Idents<'_>| i.entry.container.spec.cpu_quota.is_some();
-    let scalar: [(MetricType, &'static str, &'static str, StatField); 16] = [
-        (MetricType::Counter, "container_cpu_user_seconds_total", collected!("Cumulative user cpu time consumed in seconds"), |s| s.cpu_user_ns.map(ns_to_s)),
-        (MetricType::Counter, "container_cpu_system_seconds_total", collected!("Cumulative system cpu time consumed in seconds"), |s| s.cpu_system_ns.map(ns_to_s)),
-        (MetricType::Counter, "container_cpu_cfs_periods_total", collected!("Number of elapsed enforcement period intervals"), |s| s.throttling.as_ref().map(|t| t.periods.into())),
-        (MetricType::Counter, "container_cpu_cfs_throttled_periods_total", collected!("Number of throttled period intervals"), |s| s.throttling.as_ref().map(|t| t.throttled_periods.into())),
-        (MetricType::Counter, "container_cpu_cfs_throttled_seconds_total", collected!("Total time duration the container has been throttled"), |s| s.throttling.as_ref().map(|t| ns_to_s(t.throttled_ns))),
-        (MetricType::Gauge, "container_memory_usage_bytes", collected!("Current memory usage in bytes, including all memory regardless of when it was accessed"), |s| s.memory.as_ref().map(|m| m.usage.into())),
-        (MetricType::Gauge, "container_memory_working_set_bytes", collected!("Current working set in bytes: usage minus inactive file cache"), |s| s.memory.as_ref().and_then(|m| m.working_set).map(Value::from)),
-        (MetricType::Gauge, "container_memory_rss", collected!("Size of RSS in bytes"), |s| s.memory.as_ref().and_then(|m| m.rss).map(Value::from)),
-        (MetricType::Gauge, "container_memory_cache", collected!("Number of bytes of page cache memory"), |s| s.memory.as_ref().and_then(|m| m.cache).map(Value::from)),
-        (MetricType::Gauge, "container_memory_mapped_file", collected!("Size of memory mapped files in bytes"), |s| s.memory.as_ref().and_then(|m| m.mapped_file).map(Value::from)),
-        (MetricType::Gauge, "container_memory_swap", collected!("Container swap usage in bytes"), |s| s.memory.as_ref().and_then(|m| m.swap).map(Value::from)),
-        (MetricType::Gauge, "container_memory_max_usage_bytes", collected!("Maximum memory usage recorded in bytes"), |s| s.memory.as_ref().and_then(|m| m.max_usage).map(Value::from)),
-        (MetricType::Counter, "container_memory_failcnt", collected!("Number of memory usage hits limits"), |s| s.memory.as_ref().and_then(|m| m.failcnt).map(Value::from)),
-        (MetricType::Gauge, "container_threads", collected!("Number of threads running inside the container"), |s| s.pids_current.map(Value::from)),
-        (MetricType::Gauge, "container_threads_max", collected!("Maximum number of threads allowed inside the container, 0 when unlimited"), |s| s.pids_limit.map(Value::from)),
-        (MetricType::Gauge, "container_last_seen", collected!("Last time the exporter saw this container's stats, in Unix seconds"), |s| Some(Value::Float(s.read_at))),
-    ];
-    for (kind, name, help, get) in scalar {
-        let needs_quota = name.starts_with("container_cpu_cfs_");
-        let f = out.add(kind, name, help);
-        for (i, s) in &with_stats {
-            if needs_quota && !throttled(i) {
-                continue;
-            }
-            if let Some(v) = get(s) {
-                f.push(i.base.clone(), v);
-            }
-        }
-    }
+    let throttled = per_container(&|l| l.entry.container.spec.cpu_quota.is_some());
+    table(out, &CFS, &throttled);
 
-    type NetField = fn(&crate::snapshot::Network) -> Option<u64>;
-    let net: [(&'static str, &'static str, NetField); 8] = [
-        (
-            "container_network_receive_bytes_total",
-            collected!("Cumulative count of bytes received"),
-            |n| n.rx_bytes,
-        ),
-        (
-            "container_network_receive_packets_total",
-            collected!("Cumulative count of packets received"),
-            |n| n.rx_packets,
-        ),
-        (
-            "container_network_receive_packets_dropped_total",
-            collected!("Cumulative count of packets dropped while receiving"),
-            |n| n.rx_dropped,
-        ),
-        (
-            "container_network_receive_errors_total",
-            collected!("Cumulative count of errors encountered while receiving"),
-            |n| n.rx_errors,
-        ),
-        (
-            "container_network_transmit_bytes_total",
-            collected!("Cumulative count of bytes transmitted"),
-            |n| n.tx_bytes,
-        ),
-        (
-            "container_network_transmit_packets_total",
-            collected!("Cumulative count of packets transmitted"),
-            |n| n.tx_packets,
-        ),
-        (
-            "container_network_transmit_packets_dropped_total",
-            collected!("Cumulative count of packets dropped while transmitting"),
-            |n| n.tx_dropped,
-        ),
-        (
-            "container_network_transmit_errors_total",
-            collected!("Cumulative count of errors encountered while transmitting"),
-            |n| n.tx_errors,
-        ),
-    ];
-    for (name, help, get) in net {
-        let f = out.counter(name, help);
-        for (i, s) in &with_stats {
-            for (iface, n) in &s.networks {
-                if let Some(v) = get(n) {
-                    f.push(i.base_with("interface", iface), v);
-                }
-            }
-        }
-    }
+    table(out, &MEMORY_THREADS_LAST_SEEN, &all);
 
-    type BlkField = fn(&crate::snapshot::BlockDevice) -> Option<u64>;
-    let blk: [(&'static str, &'static str, BlkField); 4] = [
-        (
-            "container_fs_reads_bytes_total",
-            collected!("Cumulative count of bytes read"),
-            |d| d.read_bytes,
-        ),
-        (
-            "container_fs_writes_bytes_total",
-            collected!("Cumulative count of bytes written"),
-            |d| d.write_bytes,
-        ),
-        (
-            "container_fs_reads_total",
-            collected!("Cumulative count of reads completed"),
-            |d| d.reads,
-        ),
-        (
-            "container_fs_writes_total",
-            collected!("Cumulative count of writes completed"),
-            |d| d.writes,
-        ),
-    ];
-    for (name, help, get) in blk {
-        let f = out.counter(name, help);
-        for (i, s) in &with_stats {
-            for d in &s.blkio {
-                if let Some(v) = get(d) {
-                    f.push(i.base_with("device", &d.device), v);
-                }
-            }
-        }
-    }
+    let items: Vec<_> = with_stats
+        .iter()
+        .flat_map(|(l, s)| {
+            s.networks
+                .iter()
+                .map(|(iface, n)| (l.base_with("interface", iface), n))
+        })
+        .collect();
+    table(out, &NETWORK, &items);
+
+    let items: Vec<_> = with_stats
+        .iter()
+        .flat_map(|(l, s)| {
+            s.blkio
+                .iter()
+                .map(|d| (l.base_with("device", &d.device), d))
+        })
+        .collect();
+    table(out, &DEVICES, &items);
 }
 
-fn event_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot, idents: &[Idents<'a>]) {
+fn event_families<'a>(
+    out: &mut Emitter<'a, '_>,
+    s: &'a Snapshot,
+    containers: &[ContainerLabels<'a>],
+) {
     let f = out.counter(
         "container_oom_events_total",
         collected!(
             "Count of out of memory events observed for the container since the exporter started"
         ),
     );
-    for i in live(idents) {
+    for i in live(containers) {
         let n = s
             .events
             .by_container
@@ -480,7 +530,7 @@ fn event_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot, idents: &[Idents<'
     }
     // Containers that are not live (an OOM kill usually leaves one exited, or
     // gone) keep their count, labelled as they were last seen.
-    let live_names: HashSet<&str> = live(idents)
+    let live_names: HashSet<&str> = live(containers)
         .map(|i| i.entry.container.name.as_str())
         .collect();
     for (name, e) in &s.events.by_container {
@@ -515,7 +565,7 @@ fn event_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot, idents: &[Idents<'
     }
 }
 
-fn exporter_families<'a>(out: &mut Out<'a, '_>, s: &'a Snapshot) {
+fn exporter_families<'a>(out: &mut Emitter<'a, '_>, s: &'a Snapshot) {
     out.gauge(
         "docker_exporter_build_info",
         "1, with the exporter's version, git revision and rustc version",

@@ -157,10 +157,9 @@ async fn wait_alert(prom: &Prometheus, alertname: &str, name: Option<&str>, time
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn every_panel_query_and_rule_against_a_real_prometheus() {
-    if !real_daemon_available("every_panel_query_and_rule_against_a_real_prometheus") {
-        return;
-    }
+    require_real_daemon();
     let started = Instant::now();
     let sc = Scenario::new("dash");
     let n = |short: &str| sc.name(short);

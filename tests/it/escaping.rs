@@ -6,7 +6,7 @@
 use crate::exposition::{self, Syntax};
 use docker_exporter::docker::types;
 use docker_exporter::metrics::{render, Format};
-use docker_exporter::snapshot::{Container, ContainerEntry, Snapshot};
+use docker_exporter::snapshot::{Container, ContainerEntry, Saturated, Snapshot};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -21,7 +21,10 @@ fn snapshot(name: &str, image: &str, label: &str) -> Arc<Snapshot> {
         "State": {"Status": "running"},
     }))
     .unwrap();
-    let container = Container::from_inspect(&inspect, &[LABEL.to_string()], "cgroupfs").unwrap();
+    let mut saturated = Saturated::default();
+    let container =
+        Container::from_inspect(&inspect, &[LABEL.to_string()], "cgroupfs", &mut saturated)
+            .unwrap();
     Arc::new(Snapshot {
         engine_up: true,
         containers: vec![ContainerEntry {

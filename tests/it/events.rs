@@ -10,10 +10,9 @@ use std::time::Duration;
 const SOON: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn state_changes_arrive_by_events() {
-    if !real_daemon_available("state_changes_arrive_by_events") {
-        return;
-    }
+    require_real_daemon();
     let sc = Scenario::new("events");
     let exporter = Exporter::start(&[
         "--docker.host=unix:///var/run/docker.sock",
@@ -194,10 +193,9 @@ fn counted(m: &Metrics, prefix: &str) -> BTreeMap<(String, String), u64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn a_concurrent_burst_is_counted_like_a_live_subscriber_sees_it() {
-    if !real_daemon_available("a_concurrent_burst_is_counted_like_a_live_subscriber_sees_it") {
-        return;
-    }
+    require_real_daemon();
     let sc = Scenario::new("burst");
     let exporter = Exporter::start(&["--docker.host=unix:///var/run/docker.sock"]).await;
     exporter
@@ -262,10 +260,9 @@ async fn a_concurrent_burst_is_counted_like_a_live_subscriber_sees_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn a_burst_of_stops_shows_every_container_exited_through_events() {
-    if !real_daemon_available("a_burst_of_stops_shows_every_container_exited_through_events") {
-        return;
-    }
+    require_real_daemon();
     let sc = Scenario::new("stops");
     let names: Vec<String> = (0..12)
         .map(|i| {

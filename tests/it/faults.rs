@@ -84,6 +84,44 @@ async fn bad_bodies_and_errors_are_counted_not_fatal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_past_the_body_cap_is_counted_and_collection_goes_on() {
+    let sim = Sim::start(&["--containers", "3"]);
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=300ms"]).await;
+    let m = exporter
+        .wait_for(SOON, "stats of all three", |m| {
+            m.find("container_cpu_usage_seconds_total", &[]).len() == 3
+        })
+        .await;
+    let errors = collector(&m, "docker_exporter_collector_errors_total", "stats");
+    // One stats answer of 17 MiB: past the 16 MiB cap on one answer.
+    sim.control(
+        "POST",
+        "/_sim/fault",
+        Some(json!({"endpoint": "stats", "kind": "huge", "count": 1})),
+    )
+    .await;
+    let m = exporter
+        .wait_for(SOON, "the over-large answer counted", |m| {
+            collector(m, "docker_exporter_collector_errors_total", "stats") >= errors + 1.0
+        })
+        .await;
+    assert_eq!(
+        collector(&m, "docker_exporter_collector_errors_total", "stats"),
+        errors + 1.0,
+        "counted once"
+    );
+    // The next cycles are clean again, every container with its stats.
+    let m = exporter
+        .wait_for(SOON, "a clean cycle after it", |m| {
+            collector(m, "docker_exporter_collector_success", "stats") == 1.0
+        })
+        .await;
+    assert_eq!(m.find("container_cpu_usage_seconds_total", &[]).len(), 3);
+    assert_eq!(m.get("docker_up", &[]), Some(1.0));
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_stats_call_delays_nothing_else() {
     let sim = Sim::start(&["--containers", "10"]);
     sim.control(
@@ -163,15 +201,6 @@ async fn api_version_negotiation() {
     exporter.stop().await;
 }
 
-async fn post_event(sim: &Sim, container: &str, action: &str) {
-    sim.control(
-        "POST",
-        "/_sim/event",
-        Some(json!({"container": container, "action": action})),
-    )
-    .await;
-}
-
 fn events_total(m: &Metrics) -> f64 {
     m.find("docker_events_total", &[])
         .iter()
@@ -188,8 +217,8 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
             collector(m, "docker_exporter_collector_success", "events") == 1.0
         })
         .await;
-    post_event(&sim, "sim-00000", "die").await;
-    post_event(&sim, "sim-00000", "start").await;
+    sim.post_event("sim-00000", "die").await;
+    sim.post_event("sim-00000", "start").await;
     exporter
         .wait_for(SOON, "two events", |m| events_total(m) == 2.0)
         .await;
@@ -201,9 +230,9 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
         Some(json!({"endpoint": "events", "kind": "close"})),
     )
     .await;
-    post_event(&sim, "sim-00001", "die").await;
-    post_event(&sim, "sim-00001", "start").await;
-    post_event(&sim, "sim-00002", "pause").await;
+    sim.post_event("sim-00001", "die").await;
+    sim.post_event("sim-00001", "start").await;
+    sim.post_event("sim-00002", "pause").await;
     let m = exporter
         .wait_for(SOON, "the reconnect and the missed events", |m| {
             m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
@@ -239,7 +268,7 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
         Some(json!({"endpoint": "events", "kind": "garbage"})),
     )
     .await;
-    post_event(&sim, "sim-00002", "unpause").await;
+    sim.post_event("sim-00002", "unpause").await;
     let m = exporter
         .wait_for(SOON, "the event after the garbage", |m| {
             events_total(m) == 6.0
@@ -256,7 +285,7 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
 
     // A container that lives and dies between two cycles is still counted.
     for action in ["create", "start", "die", "destroy"] {
-        post_event(&sim, "flash", action).await;
+        sim.post_event("flash", action).await;
     }
     let m = exporter
         .wait_for(SOON, "the short-lived container's events", |m| {

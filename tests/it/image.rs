@@ -17,10 +17,9 @@ impl Drop for Image {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn the_image_runs_unprivileged_against_the_real_daemon() {
-    if !real_daemon_available("the_image_runs_unprivileged_against_the_real_daemon") {
-        return;
-    }
+    require_real_daemon();
     let sc = Scenario::new("image");
     let image = Image(format!("{}exporter:test", sc.prefix));
     let started = Instant::now();

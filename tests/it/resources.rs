@@ -11,10 +11,9 @@ fn cgroup_file(controller: &str, id: &str, file: &str) -> Option<f64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn resource_families_follow_the_cgroups() {
-    if !real_daemon_available("resource_families_follow_the_cgroups") {
-        return;
-    }
+    require_real_daemon();
     let sc = Scenario::new("res");
     let cpu_id = sc.run_busy_cpu("cpu", &["--cpus", "0.5", "-m", "64m", "--pids-limit", "50"]);
     sc.run("free", &[], &["sleep", "3600"]);

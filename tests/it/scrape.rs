@@ -52,17 +52,15 @@ async fn scrapes_never_call_the_engine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn formats_compression_and_probes() {
     let sim = Sim::start(&["--containers", "5"]);
-    let ready_early = {
-        let exporter = Exporter::start(&[&sim.host(), "--collect.interval=60s"]).await;
-        // /-/healthy answers at once; /-/ready only after a first collection.
-        assert_eq!(exporter.get("/-/healthy", &[]).await.status, 200);
-        let r = exporter.get("/-/ready", &[]).await.status;
-        exporter.stop().await;
-        r
-    };
-    assert!(ready_early == 503 || ready_early == 200);
     let exporter = started(&sim).await;
+    assert_eq!(exporter.get("/-/healthy", &[]).await.status, 200);
     assert_eq!(exporter.get("/-/ready", &[]).await.status, 200);
+    sim.post_event("sim-00000", "pause").await;
+    exporter
+        .wait_for(Duration::from_secs(10), "the event to be counted", |m| {
+            m.has_family("docker_events_total")
+        })
+        .await;
 
     let text = exporter.get("/metrics", &[]).await;
     assert_eq!(text.status, 200);
@@ -71,10 +69,7 @@ async fn formats_compression_and_probes() {
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     let body = text.text();
-    assert!(
-        body.contains("# TYPE docker_events_total counter")
-            || !body.contains("docker_events_total")
-    );
+    assert!(body.contains("# TYPE docker_events_total counter"));
     assert!(body.contains("# TYPE docker_exporter_collector_errors_total counter"));
     assert!(!body.contains("# EOF"));
     promtool_check(&body);
@@ -128,5 +123,56 @@ async fn custom_telemetry_path() {
         .await
         .text()
         .contains("href=\"/custom\""));
+    exporter.stop().await;
+}
+
+/// Ready means a cycle has completed, not that the event stream subscribed
+/// (which happens first, before the first list).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_waits_for_the_first_cycle() {
+    // Every engine call takes 300 ms: the stream is open well before the
+    // first cycle (version and info, list, inspect, stats) has completed.
+    let sim = Sim::start(&["--containers", "3", "--latency", "300ms"]);
+    let exporter = Exporter::start(&[&sim.host(), "--collect.interval=60s"]).await;
+    assert_eq!(exporter.get("/-/healthy", &[]).await.status, 200);
+    assert_eq!(exporter.get("/-/ready", &[]).await.status, 503);
+    exporter.wait_ready(Duration::from_secs(20)).await;
+    let m = exporter.metrics().await;
+    assert!(
+        m.get("docker_exporter_last_collection_timestamp_seconds", &[])
+            .unwrap()
+            > 0.0,
+        "ready before a cycle completed:\n{}",
+        m.body
+    );
+    assert_eq!(
+        m.get(
+            "docker_exporter_collector_success",
+            &[("collector", "stats")]
+        ),
+        Some(1.0)
+    );
+    exporter.stop().await;
+}
+
+/// An engine found down completes a cycle too: ready, serving `docker_up 0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_with_the_engine_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = format!(
+        "--docker.host=unix://{}",
+        dir.path().join("none.sock").display()
+    );
+    let exporter = Exporter::start(&[&host, "--collect.interval=60s"]).await;
+    exporter.wait_ready(Duration::from_secs(20)).await;
+    let m = exporter.metrics().await;
+    assert_eq!(m.get("docker_up", &[]), Some(0.0));
+    assert_eq!(
+        m.get(
+            "docker_exporter_collector_success",
+            &[("collector", "engine")]
+        ),
+        Some(0.0)
+    );
     exporter.stop().await;
 }

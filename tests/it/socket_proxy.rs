@@ -39,9 +39,11 @@ fn status_through(socket: &str, method: &str, path: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Docker daemon (scripts/test.sh runs it)"]
 async fn the_exporter_works_fully_through_the_read_only_socket_proxy() {
     let test = "the_exporter_works_fully_through_the_read_only_socket_proxy";
-    if !real_daemon_available(test) || !tool_available(test, "haproxy") {
+    require_real_daemon();
+    if !tool_available(test, "haproxy") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,6 @@
-//! Test support: the exporter run in-process, the simulated engine run as a
-//! process, the real daemon through the docker CLI (scenario containers, a
-//! proxy socket that can take the engine away), a real Prometheus, and a tiny
-//! `/metrics` reader.
+//! Test support: the exporter and the simulated engine run in-process, the
+//! real daemon through the docker CLI (scenario containers, a proxy socket that
+//! can take the engine away), a real Prometheus, and a tiny `/metrics` reader.
 
 #![allow(dead_code)]
 
@@ -67,6 +66,20 @@ impl Exporter {
 
     pub async fn metrics(&self) -> Metrics {
         Metrics::parse(&self.get("/metrics", &[]).await.text())
+    }
+
+    /// Polls `/-/ready` until it answers 200; every answer before must be 503.
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.get("/-/ready", &[]).await.status {
+                200 => return,
+                503 => {}
+                other => panic!("/-/ready answered {other}"),
+            }
+            assert!(Instant::now() < deadline, "not ready within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Scrapes until `ready` holds for the metrics, or panics after `timeout`
@@ -240,9 +253,11 @@ pub fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Whether the real daemon answers; in CI (`CI=true`) its absence fails the
-/// test, elsewhere the test is skipped with a printed reason.
-pub fn real_daemon_available(test: &str) -> bool {
+/// Fails the test unless the real daemon answers. The tests that call it are
+/// `#[ignore]`d, so that without the daemon they show as "ignored" in the
+/// summary; `scripts/test.sh` runs them with `--include-ignored`, where a
+/// missing daemon is a failure.
+pub fn require_real_daemon() {
     let ok = Command::new("curl")
         .args([
             "-sf",
@@ -255,13 +270,10 @@ pub fn real_daemon_available(test: &str) -> bool {
         .output()
         .map(|o| o.status.success() && o.stdout == b"OK")
         .unwrap_or(false);
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!("{test}: CI=true but no Docker daemon answers on {DOCKER_SOCK}; run scripts/testbed.sh");
-        }
-        eprintln!("SKIPPED {test}: no Docker daemon answers on {DOCKER_SOCK} (run scripts/testbed.sh; with CI=true this fails)");
-    }
-    ok
+    assert!(
+        ok,
+        "no Docker daemon answers on {DOCKER_SOCK}: run scripts/testbed.sh (or leave out --include-ignored)"
+    );
 }
 
 /// The image the real-daemon tests run (built by scripts/testbed.sh).
@@ -632,14 +644,7 @@ impl Drop for Prometheus {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use docker_sim::free_port;
 
 /// Percent-encoding of a query-string value (everything but unreserved bytes).
 pub fn urlencode(s: &str) -> String {
@@ -690,55 +695,31 @@ pub fn promtool_check(body: &str) {
     );
 }
 
-/// The simulated engine (`docker_sim`) running as a child process.
+/// The simulated engine (`docker_sim`), running in this process.
 pub struct Sim {
-    pub socket: PathBuf,
-    child: Child,
-    _dir: Option<tempfile::TempDir>,
+    running: docker_sim::Running,
+    control: docker_sim::Control,
 }
 
 impl Sim {
-    /// Starts `docker_sim` on a socket in a new temp dir.
+    /// Starts `docker_sim` with `args` on a socket in a new temp dir.
     pub fn start(args: &[&str]) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("docker.sock");
-        let mut sim = Sim::start_at(&socket, args);
-        sim._dir = Some(dir);
-        sim
+        let running = docker_sim::Running::start(args).expect("docker_sim starts");
+        let control = running.control();
+        Sim { running, control }
     }
 
-    /// Starts `docker_sim` on `socket` and waits until it listens.
-    pub fn start_at(socket: &Path, args: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_docker_sim"))
-            .arg("--socket")
-            .arg(socket)
-            .args(args)
-            .env(
-                "DOCKER_SIM_LOG",
-                std::env::var("DOCKER_SIM_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("docker_sim starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(line.contains("listening"), "docker_sim said {line:?}");
-        Sim {
-            socket: socket.to_path_buf(),
-            child,
-            _dir: None,
-        }
-    }
-
+    /// `--docker.host=unix://<socket>`.
     pub fn host(&self) -> String {
-        format!("--docker.host=unix://{}", self.socket.display())
+        format!("--docker.host={}", self.running.docker_host())
     }
 
     /// Calls to the simulated engine so far: `(total, non-GET/HEAD)`.
     pub async fn calls(&self) -> serde_json::Value {
-        serde_json::from_str(&self.control("GET", "/_sim/calls", None).await).unwrap()
+        self.control
+            .get_json("/_sim/calls")
+            .await
+            .expect("docker_sim answers")
     }
 
     /// Sends a request to the simulator's control plane (never the exporter's client).
@@ -748,31 +729,22 @@ impl Sim {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> String {
-        use http_body_util::Full;
-        let client: Client<_, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build(hyperlocal::UnixConnector);
-        let uri: hyper::Uri = hyperlocal::Uri::new(&self.socket, path).into();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = hyper::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body)))
-            .unwrap();
-        let resp = client.request(req).await.expect("docker_sim answers");
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8_lossy(&bytes).to_string()
+        let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
+        self.control
+            .call(method, path, body.as_ref())
+            .await
+            .expect("docker_sim answers")
+            .text()
     }
 
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.kill();
+    /// Posts a container event (`action` on `container`) to the simulator.
+    pub async fn post_event(&self, container: &str, action: &str) {
+        self.control(
+            "POST",
+            "/_sim/event",
+            Some(serde_json::json!({"container": container, "action": action})),
+        )
+        .await;
     }
 }
 

@@ -1,247 +1,112 @@
-//! Integration tests of the `docker_sim` binary (src/bin/docker_sim.rs), the simulated
-//! Docker Engine used by the exporter's tests and benchmarks.
+//! Tests of the simulated Docker Engine: the engine API it serves, its control
+//! plane, fixtures, and the binary as a process.
 //!
-//! Each test starts the binary on a socket in a temporary directory, waits for its
-//! `docker_sim listening on` line, and talks plain HTTP/1.1 over the Unix socket with
-//! the tiny client below (so this file needs nothing but tokio, serde_json and tempfile).
+//! Each test starts the simulator in-process ([`docker_sim::Running`]) on a
+//! socket in a temporary directory and talks HTTP/1.1 over it with hyper
+//! ([`docker_sim::Control`]); the last two run the `docker_sim` binary.
 
-use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use docker_sim::launch::{Answer, Error};
+use docker_sim::{Control, Running};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-// ---------------------------------------------------------------------------
-// Process handling and a minimal HTTP/1.1 client
-// ---------------------------------------------------------------------------
-
+/// A simulator and a client on its socket.
 struct Sim {
-    child: Child,
-    sock: PathBuf,
-    _dir: tempfile::TempDir,
+    running: Running,
+    control: Control,
 }
 
 impl Sim {
     fn start(args: &[&str]) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("docker.sock");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_docker_sim"))
-            .arg("--socket")
-            .arg(&sock)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning docker_sim");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("docker_sim did not print its listening line");
-        assert_eq!(line, format!("docker_sim listening on {}", sock.display()));
-        Sim {
-            child,
-            sock,
-            _dir: dir,
-        }
+        let running = Running::start(args).expect("docker_sim starts");
+        let control = running.control();
+        Sim { running, control }
     }
 
-    async fn req(&self, method: &str, path: &str, body: Option<&str>) -> io::Result<Resp> {
-        request(&self.sock, method, path, body).await
+    fn socket(&self) -> &Path {
+        self.running.socket()
     }
 
-    async fn get(&self, path: &str) -> Resp {
+    async fn req(&self, method: &str, path: &str, body: Option<&str>) -> Result<Answer, Error> {
+        let body: Option<Value> = body.map(|b| serde_json::from_str(b).unwrap());
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        self.control.call(method, path, body.as_ref()).await
+    }
+
+    async fn get(&self, path: &str) -> Answer {
         self.req("GET", path, None).await.expect(path)
     }
 
     async fn json(&self, path: &str) -> Value {
         let r = self.get(path).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text());
-        r.json()
+        json_of(&r)
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .req("POST", path, Some(&body.to_string()))
+        self.control.post(path, &body).await.expect(path)
+    }
+
+    /// Opens a streaming answer (`/events`), read line by line.
+    async fn stream(&self, path: &str) -> Stream {
+        let resp = self
+            .control
+            .open(Method::GET, path, None)
             .await
-            .expect(path);
-        assert_eq!(r.status, 200, "{path}: {}", r.text());
-        r.json()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn truncated(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, what.to_string())
-}
-
-fn dechunk(mut b: &[u8]) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let nl = find(b, b"\r\n").ok_or_else(|| truncated("chunk size"))?;
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        b = &b[nl + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if b.len() < size + 2 {
-            return Err(truncated("chunk"));
-        }
-        out.extend_from_slice(&b[..size]);
-        b = &b[size + 2..];
-    }
-}
-
-fn parse_head(head: &str) -> (u16, Vec<(String, String)>) {
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    (status, headers)
-}
-
-/// One request on a fresh connection (`Connection: close`); an aborted or truncated
-/// response is an error.
-async fn request(sock: &Path, method: &str, path: &str, body: Option<&str>) -> io::Result<Resp> {
-    let mut s = UnixStream::connect(sock).await?;
-    let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await?;
-    let end = find(&raw, b"\r\n\r\n").ok_or_else(|| truncated("response head"))?;
-    let (status, headers) = parse_head(std::str::from_utf8(&raw[..end]).unwrap());
-    let mut resp = Resp {
-        status,
-        headers,
-        body: raw[end + 4..].to_vec(),
-    };
-    if resp.header("transfer-encoding") == Some("chunked") {
-        resp.body = dechunk(&resp.body)?;
-    } else if let Some(len) = resp.header("content-length") {
-        if method != "HEAD" && resp.body.len() < len.parse::<usize>().unwrap() {
-            return Err(truncated("body"));
+            .expect("stream opens");
+        assert_eq!(
+            resp.headers()
+                .get("transfer-encoding")
+                .and_then(|v| v.to_str().ok()),
+            Some("chunked")
+        );
+        Stream {
+            status: resp.status(),
+            body: resp.into_body(),
+            pending: Vec::new(),
         }
     }
-    Ok(resp)
 }
 
-/// An open streaming response (`/events`), read line by line.
+fn json_of(r: &Answer) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
+}
+
+/// An open streaming answer.
 struct Stream {
-    status: u16,
-    r: tokio::io::BufReader<UnixStream>,
+    status: StatusCode,
+    body: Incoming,
     pending: Vec<u8>,
-}
-
-async fn open_stream(sock: &Path, path: &str) -> Stream {
-    let mut s = UnixStream::connect(sock).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut r = tokio::io::BufReader::new(s);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        let n = tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
-            .await
-            .expect("stream headers")
-            .unwrap();
-        if n == 0 || line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let (status, headers) = parse_head(head.trim_end());
-    assert!(headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked"));
-    Stream {
-        status,
-        r,
-        pending: Vec::new(),
-    }
 }
 
 impl Stream {
     /// The next line; `Ok(None)` at a clean end of the stream, `Err` when cut off.
-    async fn next_line(&mut self) -> io::Result<Option<String>> {
+    async fn next_line(&mut self) -> Result<Option<String>, Error> {
         loop {
             if let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.pending.drain(..=pos).collect();
                 return Ok(Some(String::from_utf8_lossy(&line).trim_end().to_string()));
             }
-            let mut size = String::new();
-            if self.r.read_line(&mut size).await? == 0 {
-                return Err(truncated("stream"));
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(frame) => {
+                    if let Ok(data) = frame?.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
             }
-            let size = usize::from_str_radix(size.trim(), 16)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            if size == 0 {
-                return Ok(None);
-            }
-            let mut chunk = vec![0; size + 2];
-            self.r.read_exact(&mut chunk).await?;
-            self.pending.extend_from_slice(&chunk[..size]);
         }
     }
 
-    async fn next_within(&mut self, d: Duration) -> io::Result<Option<String>> {
+    async fn next_within(&mut self, d: Duration) -> Result<Option<String>, Error> {
         tokio::time::timeout(d, self.next_line())
             .await
             .expect("timed out waiting on the stream")
@@ -283,12 +148,15 @@ fn running_id(list: &Value) -> String {
 async fn ping_version_and_api_version_checks() {
     let sim = Sim::start(&["--containers", "5", "--min-api-version", "1.44"]);
     let r = sim.get("/_ping").await;
-    assert_eq!((r.status, r.text().as_str()), (200, "OK"));
+    assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "OK"));
     assert_eq!(r.header("Api-Version"), Some("1.44"));
     assert_eq!(r.header("Server"), Some("Docker/25.0.5 (linux)"));
     assert_eq!(r.header("Ostype"), Some("linux"));
     let r = sim.req("HEAD", "/v1.44/_ping", None).await.unwrap();
-    assert_eq!((r.status, r.header("Api-Version")), (200, Some("1.44")));
+    assert_eq!(
+        (r.status.as_u16(), r.header("Api-Version")),
+        (200, Some("1.44"))
+    );
 
     let v = sim.json("/v1.44/version").await;
     assert_eq!(
@@ -300,14 +168,14 @@ async fn ping_version_and_api_version_checks() {
     let r = sim.get("/v1.41/containers/json").await;
     assert_eq!(r.status, 400);
     assert_eq!(
-        r.json()["message"],
+        json_of(&r)["message"],
         "client version 1.41 is too old. Minimum supported API version is 1.44, \
          please upgrade your client to a newer version"
     );
     let r = sim.get("/v1.99/info").await;
     assert_eq!(r.status, 400);
     assert_eq!(
-        r.json()["message"],
+        json_of(&r)["message"],
         "client version 1.99 is too new. Maximum supported API version is 1.44"
     );
     assert_eq!(sim.get("/v1.44/nothing/here").await.status, 404);
@@ -374,7 +242,7 @@ async fn synthetic_list_inspect_and_stats() {
 
     let r = sim.get("/v1.44/containers/nope/json").await;
     assert_eq!(r.status, 404);
-    assert_eq!(r.json()["message"], "No such container: nope");
+    assert_eq!(json_of(&r)["message"], "No such container: nope");
     assert_eq!(
         sim.get("/v1.44/containers/nope/stats?stream=false")
             .await
@@ -541,7 +409,7 @@ async fn calls_are_counted_and_writes_rejected() {
 #[tokio::test]
 async fn events_stream_replay_and_close() {
     let sim = Sim::start(&["--containers", "10"]);
-    let mut stream = open_stream(&sim.sock, "/v1.44/events").await;
+    let mut stream = sim.stream("/v1.44/events").await;
     assert_eq!(stream.status, 200);
 
     // A posted event arrives on the open stream and changes the container's state.
@@ -627,7 +495,9 @@ async fn events_stream_replay_and_close() {
         ))
         .await;
     assert_eq!(r.text().lines().count(), 1);
-    let mut replay = open_stream(&sim.sock, &format!("/events?since={}", now_secs() - 60)).await;
+    let mut replay = sim
+        .stream(&format!("/events?since={}", now_secs() - 60))
+        .await;
     assert_eq!(replay.next_event().await, posted);
 
     // The close fault ends the open streams; new subscriptions work again.
@@ -640,7 +510,7 @@ async fn events_stream_replay_and_close() {
     assert_eq!(f["open_streams"], 2);
     let end = stream.next_within(Duration::from_secs(5)).await;
     assert!(!matches!(end, Ok(Some(_))), "stream still open: {end:?}");
-    let mut again = open_stream(&sim.sock, "/v1.44/events").await;
+    let mut again = sim.stream("/v1.44/events").await;
     sim.post(
         "/_sim/event",
         json!({"container": "sim-00002", "action": "pause"}),
@@ -702,7 +572,7 @@ async fn faults_are_injected_and_cleared() {
     sim.post("/_sim/clear-faults", json!({})).await;
     assert_eq!(sim.get("/_ping").await.status, 200);
 
-    let mut stream = open_stream(&sim.sock, "/events").await;
+    let mut stream = sim.stream("/events").await;
     sim.post(
         "/_sim/fault",
         json!({"endpoint": "events", "kind": "garbage"}),
@@ -731,7 +601,7 @@ async fn churn_and_event_rate_produce_events() {
         "--event-rate",
         "40",
     ]);
-    let mut stream = open_stream(&sim.sock, "/v1.44/events").await;
+    let mut stream = sim.stream("/v1.44/events").await;
     let mut actions = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline
@@ -770,7 +640,7 @@ async fn churn_and_event_rate_produce_events() {
 #[tokio::test]
 async fn event_skew_puts_stamps_out_of_order_and_replays_stop_like_the_daemons() {
     let sim = Sim::start(&["--containers", "4", "--event-skew", "1ms"]);
-    let mut stream = open_stream(&sim.sock, "/v1.44/events").await;
+    let mut stream = sim.stream("/v1.44/events").await;
     sim.post("/_sim/set", json!({"event_rate": "200"})).await;
     let mut stamps = Vec::new();
     while stamps.len() < 40 {
@@ -900,7 +770,7 @@ async fn fixtures_are_replayed_byte_for_byte() {
         file("containers.json")
     );
     let up = sim.get("/v1.43/containers/json").await;
-    let up_list = up.json();
+    let up_list = json_of(&up);
     assert_eq!(up_list.as_array().unwrap().len(), 1);
     assert!(
         up.text()
@@ -913,7 +783,7 @@ async fn fixtures_are_replayed_byte_for_byte() {
     assert_eq!(r.body, file(&format!("inspect/{FIX_A}.json")));
     let r = sim.get(&format!("/v1.43/containers/{FIX_B}/json")).await;
     assert_eq!(
-        (r.status, r.body),
+        (r.status.as_u16(), r.body.to_vec()),
         (200, file(&format!("inspect/{FIX_B}.json"))),
         "malformed served as is"
     );
@@ -964,15 +834,19 @@ async fn fixtures_are_replayed_byte_for_byte() {
 /// Every recorded set in `tests/fixtures/` loads and is served as recorded.
 #[tokio::test]
 async fn recorded_fixture_sets_are_served() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
     let mut sets: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("reading {}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
     sets.retain(|p| p.join("version.json").exists());
     sets.sort();
-    if sets.is_empty() {
-        eprintln!("no fixture sets under {}: skipped", root.display());
-    }
+    assert_eq!(
+        sets.len(),
+        2,
+        "the two recorded sets under {}: {sets:?}",
+        root.display()
+    );
     for set in sets {
         let sim = Sim::start(&["--fixtures", set.to_str().unwrap()]);
         let file = |rel: &str| std::fs::read(set.join(rel)).unwrap();
@@ -1022,26 +896,57 @@ fn missing_fixture_file_fails_clearly() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("stats/{FIX_B}.json")), "{err}");
+    // In-process, the launcher says the same.
+    let err = Running::start(&["--fixtures", dir.path().to_str().unwrap()])
+        .err()
+        .expect("a missing fixture file fails the start");
+    assert!(err.contains(&format!("stats/{FIX_B}.json")), "{err}");
 }
 
 #[test]
 fn sigterm_removes_the_socket() {
-    let mut sim = Sim::start(&["--containers", "1"]);
-    assert!(sim.sock.exists());
-    let pid = sim.child.id().to_string();
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("docker.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_docker_sim"))
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--containers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning docker_sim");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim_end(),
+        format!("docker_sim listening on {}", socket.display())
+    );
+    assert!(socket.exists());
     assert!(Command::new("kill")
-        .args(["-TERM", &pid])
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap()
         .success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(s) = sim.child.try_wait().unwrap() {
+        if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
         assert!(Instant::now() < deadline, "docker_sim ignored SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
-    assert!(!sim.sock.exists());
+    assert!(!socket.exists());
+}
+
+#[test]
+fn stopping_in_process_removes_the_socket() {
+    let sim = Sim::start(&["--containers", "1"]);
+    let socket = sim.socket().to_path_buf();
+    assert!(socket.exists());
+    drop(sim);
+    assert!(!socket.exists());
 }
