@@ -113,3 +113,38 @@ async fn the_image_runs_unprivileged_against_the_real_daemon() {
     ]);
     assert_eq!(user, format!("65534:65534 [{gid}]"));
 }
+
+/// The registry-free Dockerfile builds the same final image as the multi-stage
+/// one (which cannot be built here: it pulls a Rust image): same labels, user,
+/// port and entry point, and neither has a HEALTHCHECK.
+#[test]
+fn both_dockerfiles_end_in_the_same_image() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let final_stage = |file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let last_from = text.rfind("\nFROM scratch").expect("a FROM scratch stage");
+        text[last_from..]
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("COPY"))
+            .map(String::from)
+            .collect()
+    };
+    let multi = final_stage("Dockerfile");
+    let host = final_stage("deploy/Dockerfile.host");
+    assert_eq!(multi, host);
+    for wanted in [
+        "USER 65534:65534",
+        "EXPOSE 9417",
+        "ENTRYPOINT [\"/docker_exporter\"]",
+    ] {
+        assert!(
+            multi.iter().any(|l| l == wanted),
+            "no {wanted:?} in {multi:?}"
+        );
+    }
+    assert!(multi
+        .iter()
+        .any(|l| l.contains("org.opencontainers.image.title")));
+    assert!(!multi.iter().any(|l| l.starts_with("HEALTHCHECK")));
+}
