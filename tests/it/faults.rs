@@ -224,12 +224,7 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
         .await;
 
     // The stream breaks; events happen while it is down; it comes back.
-    sim.control(
-        "POST",
-        "/_sim/fault",
-        Some(json!({"endpoint": "events", "kind": "close"})),
-    )
-    .await;
+    sim.break_event_streams().await;
     sim.post_event("sim-00001", "die").await;
     sim.post_event("sim-00001", "start").await;
     sim.post_event("sim-00002", "pause").await;
@@ -375,12 +370,7 @@ async fn events_out_of_stamp_order_are_each_counted_once_across_a_reconnect() {
 
     // The stream breaks; meanwhile one event stamped before the newest counted
     // (published late) and one newer; the stream comes back.
-    sim.control(
-        "POST",
-        "/_sim/fault",
-        Some(json!({"endpoint": "events", "kind": "close"})),
-    )
-    .await;
+    sim.break_event_streams().await;
     post_stamped(&sim, &c, "sim-00002", "pause", base + 8_500).await;
     post_stamped(&sim, &b, "sim-00001", "pause", base + 20_000).await;
     let m = exporter
@@ -426,12 +416,7 @@ async fn a_skewed_flood_with_a_break_counts_exactly_what_the_engine_published() 
     exporter
         .wait_for(SOON, "events pouring in", |m| events_total(m) > 500.0)
         .await;
-    sim.control(
-        "POST",
-        "/_sim/fault",
-        Some(json!({"endpoint": "events", "kind": "close"})),
-    )
-    .await;
+    sim.break_event_streams().await;
     exporter
         .wait_for(SOON, "the reconnect", |m| {
             m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)

@@ -738,6 +738,16 @@ impl Sim {
     }
 
     /// Posts a container event (`action` on `container`) to the simulator.
+    /// Ends every open `/events` stream at once (the exporter reconnects).
+    pub async fn break_event_streams(&self) {
+        self.control(
+            "POST",
+            "/_sim/fault",
+            Some(serde_json::json!({"endpoint": "events", "kind": "close"})),
+        )
+        .await;
+    }
+
     pub async fn post_event(&self, container: &str, action: &str) {
         self.control(
             "POST",
