@@ -542,21 +542,23 @@ mod tests {
         let web = WebConfig::load(&f).unwrap();
         let active = web.current();
         let users = active.users.as_ref().unwrap();
-        // The fastest of a few tries: robust against a busy machine.
-        let fastest = |user: &str| {
-            (0..5)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    assert!(!users.verify(user, "wrong"));
-                    t.elapsed()
-                })
-                .min()
-                .unwrap()
+        // The fastest of several tries, the two kinds interleaved so that a
+        // busy machine slows both alike. Without the decoy check a wrong user
+        // costs microseconds against tens of milliseconds: the bounds are wide
+        // on purpose.
+        let time = |user: &str| {
+            let t = std::time::Instant::now();
+            assert!(!users.verify(user, "wrong"));
+            t.elapsed()
         };
-        let (wrong_password, wrong_user) = (fastest("alice"), fastest("mallory"));
+        let (mut wrong_password, mut wrong_user) = (Duration::MAX, Duration::MAX);
+        for _ in 0..7 {
+            wrong_password = wrong_password.min(time("alice"));
+            wrong_user = wrong_user.min(time("mallory"));
+        }
         let ratio = wrong_user.as_secs_f64() / wrong_password.as_secs_f64();
         assert!(
-            (0.5..2.0).contains(&ratio),
+            (0.25..4.0).contains(&ratio),
             "wrong user {wrong_user:?}, wrong password {wrong_password:?}"
         );
     }
