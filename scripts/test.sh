@@ -59,8 +59,8 @@ for a in "${args[@]}"; do
 done
 if $has_separator; then args+=(--include-ignored); else args+=(-- --include-ignored); fi
 
-step "cargo test --workspace --all-targets ${args[*]}"
-cargo test --workspace --all-targets "${args[@]}"
+step "cargo test --workspace --all-targets --no-fail-fast ${args[*]}"
+cargo test --workspace --all-targets --no-fail-fast "${args[@]}"
 
 step "fuzz/run.sh --smoke (each cargo-fuzz target for 10 s)"
 bash fuzz/run.sh --smoke
