@@ -23,6 +23,7 @@ pub mod config;
 pub mod docker;
 pub mod http;
 pub mod metrics;
+pub mod page;
 pub mod server;
 pub mod snapshot;
 

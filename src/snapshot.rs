@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
+    /// Whether the event stream is connected now (else it is reconnecting).
+    pub events_connected: bool,
 }
 
 /// A container and its latest stats sample, if it has one.
