@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a Debian 12 machine, as root:
-#   - docker.io, busybox-static, prometheus (promtool), curl, nodejs and npm, installed with apt
+#   - docker.io, busybox-static, prometheus (promtool), curl, nodejs, npm and chromium, installed with apt
 #     where missing;
 #   - a Docker daemon answering on /var/run/docker.sock (dockerd is started in the
 #     background, detached, if nothing answers /_ping; no systemd needed);
@@ -39,13 +39,15 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 # node and npm run the dashboards check (dashboards/check: @grafana/schema + tsc).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Debian's chromium: the overview page's browser test (tests/page, puppeteer-core).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing with apt: ${missing[*]}"
     "${SUDO[@]}" apt-get update
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 else
-    log "packages present: dockerd, busybox-static, prometheus/promtool, curl, node, npm"
+    log "packages present: dockerd, busybox-static, prometheus/promtool, curl, node, npm, chromium"
 fi
 command -v docker >/dev/null 2>&1 || die "no docker CLI on PATH after installing docker.io"
 

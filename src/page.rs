@@ -74,6 +74,7 @@ th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);text-align:left;wh
 th{background:var(--head);font-weight:600}th[data-col]{cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
 td.n{text-align:right}
+#containers td:nth-child(2),#containers td:nth-child(3){white-space:normal;overflow-wrap:anywhere;min-width:8rem}
 tr.attn td{background:var(--bad)}tr.attn td:first-child{box-shadow:inset 4px 0 var(--badfg)}
 td.hot{color:var(--badfg);font-weight:600}
 .why{display:block;font-size:.8rem;color:var(--badfg)}
@@ -87,6 +88,7 @@ fn head(out: &mut String, telemetry_path: &str) {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
          <title>Docker Exporter</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
          <header><h1>Docker Exporter <span class=\"muted\">{version}</span></h1>\n\
          <nav><a href=\"{metrics}\">Metrics</a><a href=\"/-/healthy\">Health</a>\

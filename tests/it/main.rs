@@ -7,6 +7,7 @@ mod events;
 mod exposition;
 mod faults;
 mod golden;
+mod page;
 mod process;
 mod prometheus;
 mod real_daemon;
