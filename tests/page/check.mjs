@@ -1,9 +1,11 @@
-// Drives the overview page in Debian's headless chromium (puppeteer-core, no
-// browser download) and asserts what a person would see. Run by
+// Validates the overview page's HTML (html-validate), drives it in Debian's
+// headless chromium (puppeteer-core, no browser download) and asserts what a
+// person would see. Run by
 // tests/it/page.rs, which starts the exporter and the scenario containers:
 //   node tests/page/check.mjs <base url> <container name prefix> <screenshot dir>
 // Exits non-zero with the failed check on stderr.
 import puppeteer from "puppeteer-core";
+import { HtmlValidate } from "html-validate";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -78,6 +80,12 @@ async function setInput(page, selector, value) {
 }
 
 try {
+  // Valid HTML, as served (the whole page, with the hostile label in it).
+  const served = await (await fetch(base + "/")).text();
+  const report = await new HtmlValidate({ extends: ["html-validate:standard"] }).validateString(served);
+  const messages = report.results.flatMap((r) => r.messages.map((m) => `${m.line}:${m.column} ${m.ruleId}: ${m.message}`));
+  assert.deepEqual(messages, [], "html-validate (standard) finds nothing");
+
   const page = await browser.newPage();
   watch(page);
   await page.setViewport({ width: 1440, height: 900 });
