@@ -3,7 +3,9 @@
 //! real daemon with a scenario of healthy and unhealthy containers. The script
 //! asserts the DOM (states, flags, the CPU rate against the quota, escaping),
 //! sorting, filtering, the in-place refresh and the page with JavaScript off,
-//! and writes the screenshots in `docs/`.
+//! and takes screenshots: into `docs/` (the README's) with
+//! `UPDATE_SCREENSHOTS=1`, else into `target/page-screenshots/`, so that a test run
+//! leaves the work tree as it was.
 
 use crate::support::*;
 use std::path::Path;
@@ -29,6 +31,16 @@ fn npm_ci(dir: &Path) {
             .expect("npm runs");
         assert!(status.success(), "npm ci in {}", dir.display());
     }
+}
+
+/// Where the screenshots go (see the module doc).
+fn screenshots(root: &Path) -> std::path::PathBuf {
+    if std::env::var_os("UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        return root.join("docs");
+    }
+    let dir = root.join("target/page-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +97,7 @@ async fn overview_page_in_a_real_browser() {
         let (base, prefix, docs) = (
             base.clone(),
             sc.prefix.clone(),
-            root.join("docs").display().to_string(),
+            screenshots(root).display().to_string(),
         );
         let script = dir.join("check.mjs");
         tokio::task::spawn_blocking(move || {
