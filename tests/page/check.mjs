@@ -185,9 +185,15 @@ try {
   assert.ok((await visible()).every((r) => r.name.startsWith(prefix)), "filter kept after the refresh");
   assert.match(await page.$eval("#refresh", (e) => e.textContent), /^updated /);
 
-  // Screenshots: the scenario's rows, desktop and phone width.
+  // Screenshots: the scenario's rows, desktop (light and dark) and phone width.
   await page.click("#containers th[data-col='0']");
   await page.screenshot({ path: join(shots, "overview.png") });
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(await background(), "rgb(255, 255, 255)");
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+  assert.equal(await background(), "rgb(21, 24, 28)", "dark mode follows the system");
+  await page.screenshot({ path: join(shots, "overview-dark.png") });
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
   // isMobile reloads the page: filter to the scenario again.
   await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
   await page.waitForSelector("#controls:not([hidden])");
