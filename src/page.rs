@@ -578,6 +578,27 @@ mod tests {
     }
 
     #[test]
+    fn engine_down_and_stream_reconnecting_are_shown() {
+        let mut s = snapshot(vec![]);
+        s.engine_up = false;
+        s.collected_at = 0.0;
+        s.events_connected = false;
+        s.event_stream_reconnects = 3;
+        let page = render(&s, "/metrics", 1100.0, Part::Live);
+        assert!(page.contains("<dd id=\"docker-up\"><span class=\"down\">down</span></dd>"));
+        assert!(page.contains("<dd>not yet</dd>"));
+        assert!(page.contains(
+            "<span class=\"down\">reconnecting</span> <span class=\"muted\">(3 reconnects)</span>"
+        ));
+        s.engine_up = true;
+        s.collected_at = 1098.0;
+        s.events_connected = true;
+        let page = render(&s, "/metrics", 1100.0, Part::Live);
+        assert!(page.contains("<dd>2.0 s ago</dd>"), "{page}");
+        assert!(page.contains("<span class=\"up\">connected</span>"));
+    }
+
+    #[test]
     fn units() {
         assert_eq!(bytes(512.0), "512 B");
         assert_eq!(bytes(1536.0), "1.5 KiB");
