@@ -3,7 +3,7 @@
 #
 #   bench/run.sh                 # everything (about 13-15 minutes on 2 cores)
 #   bench/run.sh --quick         # N = 100 only, fewer runs, peer on the simulator only (~2-3 min)
-#   bench/run.sh --only sim,real # a subset of: sim, oneshot, real, peer
+#   bench/run.sh --only sim,real # a subset of: sim, oneshot, real, peer, page
 #
 # As root on Debian 12. It runs scripts/testbed.sh (Docker daemon and the test
 # image; skip with --no-testbed), builds the release binaries and examples/scale.rs,
@@ -18,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ARGS="$*"
 QUICK=0
-SUITES="sim oneshot real peer"
+SUITES="sim oneshot real peer page"
 TESTBED=1
 PEER_VENV=${PEER_VENV:-/tmp/dexpbench-peer-venv}
 PEER_VERSION=1.0.0
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 for s in $SUITES; do
-    case "$s" in sim | oneshot | real | peer) ;; *) echo "bench/run.sh: unknown suite $s" >&2; exit 2 ;; esac
+    case "$s" in sim | oneshot | real | peer | page) ;; *) echo "bench/run.sh: unknown suite $s" >&2; exit 2 ;; esac
 done
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -156,11 +156,13 @@ if [ "$QUICK" = 1 ]; then
     ONESHOT_ARGS=(--sizes 100)
     REAL_ARGS=(--runs 20)
     PEER_ARGS=(--sizes 100 --requests 10 --real-containers 0)
+    PAGE_ARGS=(--containers 100)
 else
     SIM_ARGS=(--sizes 100,1000,5000)
     ONESHOT_ARGS=(--sizes 100,1000)
     REAL_ARGS=(--runs 50)
     PEER_ARGS=(--sizes 100,1000 --requests 20 --max-secs 45 --real-containers 100 --real-requests 2)
+    PAGE_ARGS=(--containers 1000)
 fi
 
 if has sim; then
@@ -178,6 +180,10 @@ fi
 if has peer; then
     log "suite: peer (glorpen-docker-exporter side by side)"
     run_scale 900 peer --python "$PEER_VENV/bin/python" "${PEER_ARGS[@]}"
+fi
+if has page; then
+    log "suite: page (/metrics with and without the overview page polled)"
+    run_scale 300 page "${PAGE_ARGS[@]}"
 fi
 
 log "results: $OUT"

@@ -14,6 +14,7 @@
 //! target/release/examples/scale oneshot  # Engine < 25 one-shot stats tick vs Engine 25
 //! target/release/examples/scale real     # event-to-metric latency on /var/run/docker.sock
 //! target/release/examples/scale peer --python /tmp/peer-venv/bin/python
+//! target/release/examples/scale page     # /metrics with and without the overview page polled
 //! ```
 //!
 //! The exporter's binary is looked up in `--bin-dir`, else next to the example's
@@ -55,7 +56,8 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -93,6 +95,8 @@ enum Cmd {
     Real(RealArgs),
     /// Side by side with the peer exporter (glorpen-docker-exporter).
     Peer(PeerArgs),
+    /// `/metrics` latency and peak RSS with and without the overview page polled.
+    Page(PageArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -118,6 +122,20 @@ struct SimArgs {
     /// Cycles sampled for the cycle wall time.
     #[arg(long, default_value_t = 4)]
     duration_cycles: u64,
+}
+
+#[derive(clap::Args, Debug)]
+struct PageArgs {
+    /// Synthetic containers.
+    #[arg(long, default_value_t = 1000)]
+    containers: u64,
+    /// Requests of the `/metrics` latency run (one keep-alive scraper, plain).
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
+    /// How often the page's live part is fetched while it is "in use", ms
+    /// (the page itself refreshes every 5 s: 1,000 ms is five open pages).
+    #[arg(long, default_value_t = 1000)]
+    poll_ms: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -190,7 +208,7 @@ static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 static CONTAINERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// Set on SIGINT/SIGTERM: no new container is created after it.
-static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static STOPPING: std::sync::atomic::AtomicBool = AtomicBool::new(false);
 
 /// A temporary directory, removed when dropped or on a signal.
 fn temp_dir() -> Result<tempfile::TempDir> {
@@ -1167,6 +1185,133 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
     })
 }
 
+/// One exporter, one configuration of the page suite.
+struct PageRow {
+    polled: bool,
+    latency: Latency,
+    peak_kib: u64,
+    /// Latencies and size of the page's live part, when polled.
+    page: Vec<Duration>,
+    page_bytes: usize,
+}
+
+/// A fresh simulator and exporter at `--collect.interval 2s`; with `polled`, a
+/// task fetches `/` once and then `/?part=live` every `poll` while `/metrics` is
+/// timed, as open pages do.
+async fn page_one(bins: &Bins, dir: &Path, a: &PageArgs, polled: bool) -> Result<PageRow> {
+    let tag = format!("page{}", if polled { "-polled" } else { "" });
+    let n = a.containers.to_string();
+    let (_sim, ctl) = start_sim(dir, &tag, &["--containers", &n, "--latency", "2ms"]).await?;
+    let list0 = ctl.list_calls().await?;
+    let host = format!("unix://{}", ctl.sock.display());
+    let (mut exp, base) =
+        start_exporter(bins, dir, &tag, &host, &["--collect.interval", "2s"]).await?;
+    let client = http_client();
+    wait_ready(&client, &base, &mut exp, Duration::from_secs(60)).await?;
+    ctl.wait_list(list0 + 3, Duration::from_secs(60)).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = polled.then(|| {
+        let (base, stop) = (base.clone(), stop.clone());
+        let every = Duration::from_millis(a.poll_ms);
+        tokio::spawn(async move {
+            let client = http_client();
+            let (mut took, mut size) = (Vec::new(), 0);
+            let _ = fetch(&client, &format!("{base}/"), false, Duration::from_secs(30)).await;
+            while !stop.load(Ordering::Relaxed) {
+                let live = format!("{base}/?part=live");
+                if let Ok(f) = fetch(&client, &live, false, Duration::from_secs(30)).await {
+                    took.push(f.took);
+                    size = f.body.len();
+                }
+                tokio::time::sleep(every).await;
+            }
+            (took, size)
+        })
+    });
+    progress(format!(
+        "page suite: N={n}, {}",
+        if polled { "page polled" } else { "no page" }
+    ));
+    let latency = scrape_latency(
+        &format!("{base}/metrics"),
+        1,
+        false,
+        a.requests,
+        Duration::from_secs(60),
+    )
+    .await?;
+    stop.store(true, Ordering::Relaxed);
+    let (mut page, page_bytes) = match poller {
+        Some(p) => p.await?,
+        None => (Vec::new(), 0),
+    };
+    page.sort();
+    exp.check_alive()?;
+    Ok(PageRow {
+        polled,
+        latency,
+        peak_kib: peak_rss_kib(exp.pid())?,
+        page,
+        page_bytes,
+    })
+}
+
+async fn suite_page(bins: &Bins, a: &PageArgs) -> Result<()> {
+    let dir = temp_dir()?;
+    let mut rows = Vec::new();
+    for polled in [false, true] {
+        rows.push(page_one(bins, dir.path(), a, polled).await?);
+    }
+    println!(
+        "## /metrics with and without the overview page in use (docker_sim, N = {})\n",
+        a.containers
+    );
+    println!(
+        "Machine: {}. One keep-alive scraper, plain text; \"polled\": `/?part=live` every {} ms meanwhile.\n",
+        machine_line(),
+        a.poll_ms
+    );
+    let mut t = Table::new(&[
+        "page",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "peak RSS MiB",
+        "page fetches",
+        "page p50 ms",
+        "page max ms",
+        "page body",
+    ]);
+    for r in &rows {
+        let l = &r.latency;
+        t.row(vec![
+            if r.polled { "polled" } else { "no" }.into(),
+            l.n.to_string(),
+            ms(l.p50),
+            ms(l.p99),
+            ms(l.max),
+            l.errors.to_string(),
+            mib(r.peak_kib),
+            r.page.len().to_string(),
+            if r.page.is_empty() {
+                "–".into()
+            } else {
+                ms(pct(&r.page, 0.5))
+            },
+            r.page.last().map_or("–".into(), |d| ms(*d)),
+            if r.polled {
+                bytes(r.page_bytes)
+            } else {
+                "–".into()
+            },
+        ]);
+    }
+    t.print();
+    Ok(())
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -1986,6 +2131,7 @@ fn main() -> Result<()> {
             Cmd::Oneshot(a) => suite_oneshot(&bins, a).await,
             Cmd::Real(a) => suite_real(&bins, a).await,
             Cmd::Peer(a) => suite_peer(&bins, a).await,
+            Cmd::Page(a) => suite_page(&bins, a).await,
         };
         progress(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
         r

@@ -2,6 +2,7 @@
 # The project's test command. On a fresh Debian 12 machine, as root, it does every
 # set-up step itself (scripts/testbed.sh: packages, dockerd, test image), then runs
 #   the dashboards check (dashboards/check: npm ci, then @grafana/schema + tsc)
+#   npm ci for the overview page's browser test (tests/page; run by cargo test)
 #   cargo fmt --all --check
 #   cargo clippy --workspace --all-targets -- -D warnings
 #   scripts/build-image.sh --binary   (the static binary the image test packs)
@@ -38,6 +39,13 @@ if [ ! -f dashboards/check/node_modules/.package-lock.json ] ||
     (cd dashboards/check && npm ci --no-audit --no-fund)
 fi
 node dashboards/check/check.mjs
+
+step "overview page test: npm ci (tests/page: puppeteer-core, no browser download)"
+# The test drives Debian's /usr/bin/chromium (scripts/testbed.sh installs it).
+if [ ! -f tests/page/node_modules/.package-lock.json ] ||
+    [ tests/page/package-lock.json -nt tests/page/node_modules/.package-lock.json ]; then
+    (cd tests/page && npm ci --no-audit --no-fund)
+fi
 
 step "cargo fmt --all --check"
 cargo fmt --all --check

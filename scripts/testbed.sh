@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a Debian 12 machine, as root:
-#   - docker.io, busybox-static, prometheus (promtool), curl, nodejs and npm,
+#   - docker.io, busybox-static, prometheus (promtool), curl, nodejs and npm, chromium,
 #     haproxy (the socket-proxy test), docker-compose, openssl and
 #     systemd-analyze, installed with apt where missing;
 #   - check-jsonschema and kubernetes-validate (the deploy/ recipe checks) from
@@ -56,13 +56,15 @@ if [ "${#pytools[@]}" -gt 0 ]; then
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 fi
+# Debian's chromium: the overview page's browser test (tests/page, puppeteer-core).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing with apt: ${missing[*]}"
     "${SUDO[@]}" apt-get update
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 else
-    log "packages present: dockerd, busybox-static, prometheus/promtool, curl, node, npm, haproxy, docker-compose, openssl, systemd-analyze"
+    log "packages present: dockerd, busybox-static, prometheus/promtool, curl, node, npm, haproxy, docker-compose, openssl, systemd-analyze, chromium"
 fi
 if [ "${#pytools[@]}" -gt 0 ]; then
     log "installing from PyPI into $TOOLS_VENV: ${pytools[*]}"

@@ -198,7 +198,7 @@ fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') || s == "/" || s.starts_with("/-/") {
         return Err(format!(
-            "{s:?} must start with / and not be / or under /-/ (used by the landing and health pages)"
+            "{s:?} must start with / and not be / or under /-/ (used by the overview page and the probes)"
         ));
     }
     Ok(s.to_string())

@@ -1,9 +1,12 @@
-//! The HTTP server: `/metrics` (or `--web.telemetry-path`), a landing page,
-//! `/-/healthy` and `/-/ready`. Handlers only read the published snapshot.
+//! The HTTP server: `/metrics` (or `--web.telemetry-path`), the overview page
+//! at `/` (and its live part, `/?part=live`), `/-/healthy` and `/-/ready`.
+//! Handlers only read the published snapshot.
 
 use crate::collect::Store;
 use crate::metrics::{ExpositionCache, Format};
-use axum::extract::{Request, State};
+use crate::page::{self, Part};
+use crate::snapshot::now_unix;
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -16,7 +19,7 @@ use tokio::sync::Semaphore;
 struct App {
     store: Arc<Store>,
     cache: Arc<ExpositionCache>,
-    landing: Arc<str>,
+    telemetry_path: Arc<str>,
 }
 
 /// The exporter's routes; at most `max_requests` scrapes are served at once.
@@ -24,7 +27,7 @@ pub fn router(store: Arc<Store>, telemetry_path: &str, max_requests: usize) -> R
     let app = App {
         store,
         cache: Arc::new(ExpositionCache::default()),
-        landing: landing_page(telemetry_path).into(),
+        telemetry_path: telemetry_path.into(),
     };
     let in_flight = Arc::new(Semaphore::new(max_requests));
     Router::new()
@@ -34,7 +37,7 @@ pub fn router(store: Arc<Store>, telemetry_path: &str, max_requests: usize) -> R
                 limit(in_flight.clone(), req, next)
             })),
         )
-        .route("/", get(landing))
+        .route("/", get(overview))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready))
         .with_state(app)
@@ -117,23 +120,19 @@ async fn ready(State(app): State<App>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn landing(State(app): State<App>) -> Html<String> {
-    Html(app.landing.to_string())
-}
-
-fn landing_page(telemetry_path: &str) -> String {
-    let path = telemetry_path
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;");
-    format!(
-        "<!DOCTYPE html>\n<html><head><title>Docker Exporter</title></head><body>\n\
-         <h1>Docker Exporter</h1>\n<p>Version {}</p>\n\
-         <ul><li><a href=\"{path}\">Metrics</a></li>\
-         <li><a href=\"/-/healthy\">Health</a></li>\
-         <li><a href=\"/-/ready\">Readiness</a></li></ul>\n</body></html>\n",
-        env!("CARGO_PKG_VERSION")
+/// The overview page, or only its live part with `?part=live` (what the page's
+/// script fetches to refresh itself), rendered from the published snapshot.
+async fn overview(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
+    let part = match query.as_deref() {
+        Some("part=live") => Part::Live,
+        _ => Part::Page,
+    };
+    let html = page::render(&app.store.snapshot(), &app.telemetry_path, now_unix(), part);
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Html(html),
     )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod docker;
 pub mod filter;
 pub mod http;
 pub mod metrics;
+pub mod page;
 pub mod server;
 pub mod snapshot;
 pub mod web_config;

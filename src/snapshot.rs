@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
+    /// Whether the event stream is connected now (else it is reconnecting).
+    pub events_connected: bool,
 }
 
 /// A container and its latest stats sample, if it has one.
@@ -388,6 +390,30 @@ pub struct Stats {
     pub pids_current: Option<u64>,
     /// 0 when unlimited.
     pub pids_limit: Option<u64>,
+    /// The counters of the sample this one replaced, for the overview page's
+    /// rates; set by the stats collector (`None` for a container's first sample).
+    pub previous: Option<Counters>,
+}
+
+/// The counters of one sample that rates are made from: keeping
+/// the previous sample costs 40 bytes per container (`Option<Counters>`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counters {
+    /// When the engine read the sample (Unix seconds).
+    pub read_at: f64,
+    pub cpu_total_ns: Option<u64>,
+    /// Summed over the container's interfaces.
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// Per-second rates between two samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    /// CPU time per second (1.0 = one core busy).
+    pub cpu_cores: Option<f64>,
+    pub rx_bytes_per_second: f64,
+    pub tx_bytes_per_second: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -432,6 +458,42 @@ pub struct BlockDevice {
 }
 
 impl Stats {
+    /// This sample's counters (see [`Counters`]).
+    pub fn counters(&self) -> Counters {
+        let sum = |f: fn(&Network) -> Option<u64>| {
+            self.networks
+                .iter()
+                .fold(0u64, |a, (_, n)| a.saturating_add(f(n).unwrap_or(0)))
+        };
+        Counters {
+            read_at: self.read_at,
+            cpu_total_ns: self.cpu_total_ns,
+            rx_bytes: sum(|n| n.rx_bytes),
+            tx_bytes: sum(|n| n.tx_bytes),
+        }
+    }
+
+    /// Rates from the previous sample to this one; `None` without a previous
+    /// sample or when no time passed. A counter that went back (a restart)
+    /// gives no CPU rate and a zero network rate rather than a negative one.
+    pub fn rates(&self) -> Option<Rates> {
+        let prev = self.previous?;
+        let now = self.counters();
+        let seconds = now.read_at - prev.read_at;
+        if seconds <= 0.0 {
+            return None;
+        }
+        let per_second = |a: u64, b: u64| b.saturating_sub(a) as f64 / seconds;
+        Some(Rates {
+            cpu_cores: match (prev.cpu_total_ns, now.cpu_total_ns) {
+                (Some(a), Some(b)) if b >= a => Some((b - a) as f64 / 1e9 / seconds),
+                _ => None,
+            },
+            rx_bytes_per_second: per_second(prev.rx_bytes, now.rx_bytes),
+            tx_bytes_per_second: per_second(prev.tx_bytes, now.tx_bytes),
+        })
+    }
+
     /// `None` for the answer a stopped container gets (zero `read` time);
     /// sums that do not fit are saturated and counted in `saturated`.
     pub fn from_wire(s: &types::Stats, saturated: &mut Saturated) -> Option<Self> {
@@ -483,6 +545,7 @@ impl Stats {
                 .pids_stats
                 .as_ref()
                 .map(|p| p.limit.filter(|l| *l < i64::MAX as u64).unwrap_or(0)),
+            previous: None,
         })
     }
 }
@@ -651,6 +714,52 @@ mod tests {
         assert_eq!(devices[0].read_bytes, Some(u64::MAX));
         assert_eq!(devices[0].write_bytes, Some(15));
         assert_eq!(saturated, Saturated(1));
+    }
+
+    #[test]
+    fn rates_between_two_samples() {
+        let net = |rx, tx| Network {
+            rx_bytes: Some(rx),
+            tx_bytes: Some(tx),
+            ..Default::default()
+        };
+        let first = Stats {
+            read_at: 100.0,
+            cpu_total_ns: Some(1_000_000_000),
+            networks: vec![("eth0".into(), net(1000, 10)), ("eth1".into(), net(0, 0))],
+            ..Default::default()
+        };
+        assert_eq!(first.rates(), None, "no previous sample");
+        let second = Stats {
+            read_at: 102.0,
+            cpu_total_ns: Some(2_000_000_000),
+            networks: vec![("eth0".into(), net(3000, 10)), ("eth1".into(), net(0, 400))],
+            previous: Some(first.counters()),
+            ..Default::default()
+        };
+        assert_eq!(
+            second.rates(),
+            Some(Rates {
+                cpu_cores: Some(0.5),
+                rx_bytes_per_second: 1000.0,
+                tx_bytes_per_second: 200.0,
+            })
+        );
+        let restarted = Stats {
+            read_at: 104.0,
+            cpu_total_ns: Some(5),
+            previous: Some(second.counters()),
+            ..Default::default()
+        };
+        let r = restarted.rates().unwrap();
+        assert_eq!(r.cpu_cores, None, "a counter that went back has no rate");
+        assert_eq!(r.rx_bytes_per_second, 0.0);
+        let same_time = Stats {
+            previous: Some(second.counters()),
+            ..second.clone()
+        };
+        assert_eq!(same_time.rates(), None);
+        assert_eq!(std::mem::size_of::<Option<Counters>>(), 40);
     }
 
     #[test]

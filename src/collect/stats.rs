@@ -146,7 +146,11 @@ pub(super) fn apply(w: &mut Working, samples: Vec<(String, Sample)>, interval: D
     let oldest = now_unix() - keep_for(interval).as_secs_f64();
     for (id, sample) in samples {
         match sample {
-            Sample::Fresh(s) => {
+            Sample::Fresh(mut s) => {
+                // Keep the replaced sample's counters for rates (40 bytes).
+                if let Some(old) = w.stats.get(&id).filter(|o| o.read_at < s.read_at) {
+                    Arc::make_mut(&mut s).previous = Some(old.counters());
+                }
                 w.stats.insert(id, s);
             }
             Sample::None => {
@@ -167,5 +171,56 @@ pub(super) fn apply(w: &mut Working, samples: Vec<(String, Sample)>, interval: D
         .collect();
     for id in not_live {
         w.stats.remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Container, State};
+
+    #[test]
+    fn a_fresh_sample_keeps_the_previous_counters_only() {
+        let mut w = Working::default();
+        let container = Container {
+            id: "c".into(),
+            cgroup_path: String::new(),
+            name: "c".into(),
+            image: String::new(),
+            image_id: String::new(),
+            labels: vec![],
+            state: State::Running,
+            health: crate::snapshot::Health::None,
+            restart_count: 0,
+            exit_code: 0,
+            oom_killed: false,
+            created: None,
+            started_at: None,
+            finished_at: None,
+            spec: Default::default(),
+        };
+        w.containers.insert("c".into(), Arc::new(container));
+        let sample = |read_at: f64, cpu: u64| {
+            let s = Stats {
+                read_at: now_unix() + read_at,
+                cpu_total_ns: Some(cpu),
+                ..Default::default()
+            };
+            vec![("c".to_string(), Sample::Fresh(Arc::new(s)))]
+        };
+        let interval = Duration::from_secs(1);
+        apply(&mut w, sample(0.0, 1_000_000_000), interval);
+        assert_eq!(w.stats["c"].previous, None);
+        apply(&mut w, sample(1.0, 1_500_000_000), interval);
+        apply(&mut w, sample(2.0, 2_500_000_000), interval);
+        let s = &w.stats["c"];
+        assert_eq!(
+            s.previous.unwrap().cpu_total_ns,
+            Some(1_500_000_000),
+            "only the sample just replaced is kept, not a chain"
+        );
+        assert_eq!(s.rates().unwrap().cpu_cores.map(|c| c.round()), Some(1.0));
+        apply(&mut w, vec![("c".to_string(), Sample::Failed)], interval);
+        assert!(w.stats["c"].previous.is_some(), "a failed call keeps both");
     }
 }

@@ -103,6 +103,7 @@ impl Working {
             events: self.events.clone(),
             collectors: self.collectors.clone(),
             event_stream_reconnects: self.event_stream_reconnects,
+            events_connected: self.events_stream.is_some(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod faults;
 mod filters;
 mod golden;
 mod image;
+mod page;
 mod process;
 mod prometheus;
 mod real_daemon;

@@ -1,5 +1,5 @@
 //! The HTTP side against the simulated engine: formats, compression, probes,
-//! and the invariant that scrapes never reach the engine.
+//! and the invariant that scrapes (and the overview page) never reach the engine.
 
 use crate::support::*;
 use std::io::Read;
@@ -35,6 +35,14 @@ async fn scrapes_never_call_the_engine() {
             ],
         };
         assert_eq!(exporter.get("/metrics", headers).await.status, 200);
+    }
+    // The overview page and its live part read the same snapshot.
+    for path in ["/", "/?part=live"] {
+        for _ in 0..20 {
+            let page = exporter.get(path, &[]).await;
+            assert_eq!(page.status, 200);
+            assert_eq!(page.text().matches("<tr data-name=").count(), 50);
+        }
     }
     let after = sim.calls().await;
     assert!(
