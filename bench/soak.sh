@@ -135,5 +135,11 @@ print(f"| RSS slope after 5 min (least squares, {n} samples) | {slope * 3600 / 1
 print(f"| scrapes not answered 200 | {fails} |")
 print(f"| collector errors counted (none injected) | {err} |")
 print(f"| event stream reconnects | {reconnects} |")
+# RSS swings with the cached bodies of the moment: per 10-minute window too.
+print("\n| minutes | RSS min / median / max (MiB) |\n|---|---|")
+for w in range(0, int(rows[-1][0]) + 1, 600):
+    win = sorted(r / 1024 for t, r in rows if w <= t < w + 600)
+    if win:
+        print(f"| {w // 60}-{w // 60 + 10} | {win[0]:.1f} / {win[len(win) // 2]:.1f} / {win[-1]:.1f} |")
 PY
 fi
