@@ -73,6 +73,9 @@ pub struct Config {
     pub container_labels: LabelKeys,
 
     #[command(flatten)]
+    pub disk: DiskCollector,
+
+    #[command(flatten)]
     pub web_limits: WebLimits,
 
     /// Log level.
@@ -82,6 +85,24 @@ pub struct Config {
     /// Log format (on stderr).
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     pub log_format: LogFormat,
+}
+
+/// The `disk` collector (`GET /system/df`). Off by default: the engine walks
+/// every writable layer and volume for it, holding its locks meanwhile.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiskCollector {
+    /// Read disk usage (`GET /system/df`) on its own interval; costly for the
+    /// engine, which walks its filesystems and holds locks meanwhile.
+    #[arg(long = "collector.disk")]
+    pub enabled: bool,
+
+    /// How often the disk collector runs (never two runs at once).
+    #[arg(long = "collector.disk.interval", default_value = "5m", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// How long one `GET /system/df` may take before it counts as failed.
+    #[arg(long = "collector.disk.timeout", default_value = "3m", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
 }
 
 /// The HTTP server's limits (see [`crate::server`]).

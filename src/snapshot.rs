@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
+    /// The last answer of the `disk` collector, kept between its runs.
+    pub disk: Option<Arc<Disk>>,
 }
 
 /// A container and its latest stats sample, if it has one.
@@ -100,6 +102,151 @@ impl Engine {
             containers_paused: info.containers_paused,
             containers_stopped: info.containers_stopped,
             images: info.images,
+        }
+    }
+}
+
+/// The kinds of data `GET /system/df` sizes, as `docker system df` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskType {
+    Images,
+    Containers,
+    Volumes,
+    BuildCache,
+}
+
+impl DiskType {
+    pub const ALL: [DiskType; 4] = [
+        DiskType::Images,
+        DiskType::Containers,
+        DiskType::Volumes,
+        DiskType::BuildCache,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskType::Images => "images",
+            DiskType::Containers => "containers",
+            DiskType::Volumes => "volumes",
+            DiskType::BuildCache => "build_cache",
+        }
+    }
+}
+
+/// Bytes used and reclaimable for one [`DiskType`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    pub usage: u64,
+    pub reclaimable: u64,
+}
+
+/// A container's sizes from `GET /system/df`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerDisk {
+    /// The writable layer (`SizeRw`; the engine leaves it out when 0).
+    pub size_rw: u64,
+    /// The writable layer plus the image (`SizeRootFs`), when reported.
+    pub size_root_fs: Option<u64>,
+}
+
+/// What one `GET /system/df` answer says, as `docker system df` computes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disk {
+    /// In [`DiskType::ALL`] order.
+    pub by_type: [DiskUsage; 4],
+    /// Named volumes whose size the engine reports (not `-1`), sorted by name.
+    pub volumes: Vec<(String, u64)>,
+    /// Container id → its sizes.
+    pub containers: BTreeMap<String, ContainerDisk>,
+    /// Unix time of the answer.
+    pub collected_at: f64,
+}
+
+impl Disk {
+    /// Sizes and reclaimable space the way the docker CLI's `system df` does:
+    /// images: `LayersSize`, less the unshared part of images in use;
+    /// containers: writable layers, reclaimable when not running, paused or
+    /// restarting; volumes: sizes, reclaimable when no container refers to
+    /// them; build cache: unshared records, reclaimable when not in use.
+    pub fn from_wire(df: &types::SystemDf, collected_at: f64) -> Disk {
+        let size = |n: Option<i64>| n.filter(|n| *n > 0).map_or(0, |n| n as u64);
+        let images = df.images.as_deref().unwrap_or_default();
+        let image_total = size(df.layers_size);
+        let used: u64 = images
+            .iter()
+            .filter(|i| i.containers.unwrap_or(0) > 0)
+            .filter_map(|i| {
+                let total = i.size.or(i.virtual_size).filter(|n| *n >= 0)?;
+                let shared = i.shared_size.filter(|n| *n >= 0)?;
+                Some(total.saturating_sub(shared).max(0) as u64)
+            })
+            .fold(0, u64::saturating_add);
+
+        let mut containers = BTreeMap::new();
+        let mut rw = DiskUsage::default();
+        for c in df.containers.as_deref().unwrap_or_default() {
+            let size_rw = size(c.size_rw);
+            rw.usage = rw.usage.saturating_add(size_rw);
+            let active = c
+                .state
+                .as_deref()
+                .and_then(State::parse)
+                .is_some_and(State::is_live);
+            if !active {
+                rw.reclaimable = rw.reclaimable.saturating_add(size_rw);
+            }
+            let size_root_fs = c.size_root_fs.filter(|n| *n >= 0).map(|n| n as u64);
+            containers.insert(
+                c.id.clone(),
+                ContainerDisk {
+                    size_rw,
+                    size_root_fs,
+                },
+            );
+        }
+
+        let mut volumes = Vec::new();
+        let mut vol = DiskUsage::default();
+        for v in df.volumes.as_deref().unwrap_or_default() {
+            let Some(usage) = &v.usage_data else { continue };
+            let Some(bytes) = usage.size.filter(|n| *n >= 0).map(|n| n as u64) else {
+                continue;
+            };
+            vol.usage = vol.usage.saturating_add(bytes);
+            if usage.ref_count == Some(0) {
+                vol.reclaimable = vol.reclaimable.saturating_add(bytes);
+            }
+            if let Some(name) = &v.name {
+                volumes.push((name.clone(), bytes));
+            }
+        }
+        volumes.sort();
+
+        let mut cache = DiskUsage::default();
+        for b in df.build_cache.as_deref().unwrap_or_default() {
+            if b.shared == Some(true) {
+                continue;
+            }
+            let bytes = size(b.size);
+            cache.usage = cache.usage.saturating_add(bytes);
+            if b.in_use != Some(true) {
+                cache.reclaimable = cache.reclaimable.saturating_add(bytes);
+            }
+        }
+
+        Disk {
+            by_type: [
+                DiskUsage {
+                    usage: image_total,
+                    reclaimable: image_total.saturating_sub(used),
+                },
+                rw,
+                vol,
+                cache,
+            ],
+            volumes,
+            containers,
+            collected_at,
         }
     }
 }
@@ -686,5 +833,62 @@ mod tests {
         assert_eq!(m.working_set, Some(985));
         assert_eq!((m.swap, m.max_usage), (None, None));
         assert_eq!(m.failcnt, Some(0), "omitempty: missing is 0");
+    }
+
+    #[test]
+    fn disk_usage_is_counted_as_docker_system_df_counts_it() {
+        let df: types::SystemDf = serde_json::from_str(
+            r#"{
+                "LayersSize": 1000,
+                "Images": [
+                    {"Size": 600, "SharedSize": 100, "Containers": 1},
+                    {"VirtualSize": 300, "SharedSize": 100, "Containers": 2},
+                    {"Size": 400, "SharedSize": -1, "Containers": 1},
+                    {"Size": 200, "SharedSize": 0, "Containers": 0}
+                ],
+                "Containers": [
+                    {"Id": "a", "State": "running", "SizeRw": 10, "SizeRootFs": 610},
+                    {"Id": "b", "State": "exited", "SizeRw": 20},
+                    {"Id": "c", "State": "created"}
+                ],
+                "Volumes": [
+                    {"Name": "used", "UsageData": {"Size": 7, "RefCount": 1}},
+                    {"Name": "free", "UsageData": {"Size": 3, "RefCount": 0}},
+                    {"Name": "unsized", "UsageData": {"Size": -1, "RefCount": -1}},
+                    {"Name": "no-data"}
+                ],
+                "BuildCache": [
+                    {"Size": 50, "InUse": false, "Shared": false},
+                    {"Size": 40, "InUse": true, "Shared": false},
+                    {"Size": 30, "InUse": false, "Shared": true}
+                ]
+            }"#,
+        )
+        .unwrap();
+        let d = Disk::from_wire(&df, 5.0);
+        let pairs: Vec<(u64, u64)> = d.by_type.iter().map(|u| (u.usage, u.reclaimable)).collect();
+        // Images: 1000 less the unshared part of those in use (500 + 200; the
+        // one without a shared size is skipped, like the CLI does).
+        assert_eq!(pairs, [(1000, 300), (30, 20), (10, 3), (90, 50)]);
+        assert_eq!(
+            d.volumes,
+            [("free".to_string(), 3), ("used".to_string(), 7)]
+        );
+        assert_eq!(
+            d.containers["a"],
+            ContainerDisk {
+                size_rw: 10,
+                size_root_fs: Some(610)
+            }
+        );
+        assert_eq!(
+            d.containers["c"],
+            ContainerDisk::default(),
+            "SizeRw left out: 0"
+        );
+        assert_eq!(d.collected_at, 5.0);
+        // An answer with nothing in it is all zeros, not an error.
+        let empty = Disk::from_wire(&types::SystemDf::default(), 1.0);
+        assert_eq!(empty.by_type, [DiskUsage::default(); 4]);
     }
 }

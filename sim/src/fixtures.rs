@@ -29,6 +29,8 @@ pub(crate) struct Fixtures {
     pub(crate) listed: Option<Vec<Listed>>,
     pub(crate) inspect: HashMap<String, Bytes>,
     pub(crate) stats: HashMap<String, Bytes>,
+    /// `system_df.json`, optional.
+    pub(crate) system_df: Option<Bytes>,
     pub(crate) removed: RwLock<HashSet<String>>,
     pub(crate) api_version: Option<String>,
     pub(crate) engine_version: Option<String>,
@@ -162,6 +164,9 @@ impl Fixtures {
             }));
         }
         let engine_version = version_json["Version"].as_str().map(String::from);
+        let system_df = std::fs::read(dir.join("system_df.json"))
+            .ok()
+            .map(Bytes::from);
         let removed = RwLock::default();
         let fixtures = Self {
             version,
@@ -170,6 +175,7 @@ impl Fixtures {
             listed,
             inspect,
             stats,
+            system_df,
             removed,
             api_version,
             engine_version,

@@ -23,15 +23,20 @@ pub enum Collector {
     Stats,
     /// The event stream: event counters, and container changes between cycles.
     Events,
+    /// `GET /system/df` (opt-in: the engine walks its filesystems for it):
+    /// `docker_disk_*`, `docker_volume_usage_bytes`, `container_fs_usage_bytes`.
+    /// A task of its own, on its own interval and timeout.
+    Disk,
 }
 
 impl Collector {
     /// Every collector.
-    pub const ALL: [Collector; 4] = [
+    pub const ALL: [Collector; 5] = [
         Collector::Engine,
         Collector::Containers,
         Collector::Stats,
         Collector::Events,
+        Collector::Disk,
     ];
 
     /// The `collector` label.
@@ -41,15 +46,25 @@ impl Collector {
             Collector::Containers => "containers",
             Collector::Stats => "stats",
             Collector::Events => "events",
+            Collector::Disk => "disk",
         }
     }
 
-    /// Whether it runs without being asked for (every collector so far).
+    /// Whether it runs without being asked for.
     pub const fn enabled_by_default(self) -> bool {
         match self {
             Collector::Engine | Collector::Containers | Collector::Stats | Collector::Events => {
                 true
             }
+            Collector::Disk => false,
+        }
+    }
+
+    /// Whether it runs with this configuration.
+    pub fn enabled(self, config: &Config) -> bool {
+        match self {
+            Collector::Disk => config.disk.enabled,
+            _ => self.enabled_by_default(),
         }
     }
 
@@ -61,6 +76,7 @@ impl Collector {
                 Some(config.collect_interval)
             }
             Collector::Events => None,
+            Collector::Disk => Some(config.disk.interval),
         }
     }
 }
@@ -72,9 +88,29 @@ mod tests {
     #[test]
     fn names_are_the_served_labels() {
         let names: Vec<&str> = Collector::ALL.iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["engine", "containers", "stats", "events"]);
-        assert!(Collector::ALL.iter().all(|c| c.enabled_by_default()));
+        assert_eq!(names, ["engine", "containers", "stats", "events", "disk"]);
         let config = Config::try_from_args(["docker_exporter", "--collect.interval=2s"]).unwrap();
+        let on: Vec<&str> = Collector::ALL
+            .iter()
+            .filter(|c| c.enabled(&config))
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(on, ["engine", "containers", "stats", "events"]);
+        assert_eq!(
+            Collector::Disk.interval(&config),
+            Some(Duration::from_secs(300))
+        );
+        let disk = Config::try_from_args([
+            "docker_exporter",
+            "--collector.disk",
+            "--collector.disk.interval=1m",
+        ])
+        .unwrap();
+        assert!(Collector::Disk.enabled(&disk));
+        assert_eq!(
+            Collector::Disk.interval(&disk),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(
             Collector::Stats.interval(&config),
             Some(Duration::from_secs(2))

@@ -4,10 +4,12 @@
 //! working state and the published snapshot. The periodic [`run`] loop asks
 //! the engine, containers and stats collectors for one cycle's results and
 //! applies them in one update, so a snapshot never mixes two cycles. The event
-//! stream (see [`events`]) applies single-container changes in between.
+//! stream (see [`events`]) applies single-container changes in between; the
+//! opt-in [`disk`] collector runs as a task of its own, on its own interval.
 
 mod collector;
 mod containers;
+pub mod disk;
 mod engine;
 pub mod events;
 mod log_once;

@@ -5,7 +5,7 @@
 
 use super::Collector;
 use crate::snapshot::{
-    CollectorStatus, Container, ContainerEntry, Engine, EventCounts, Snapshot, Stats,
+    CollectorStatus, Container, ContainerEntry, Disk, Engine, EventCounts, Snapshot, Stats,
 };
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
@@ -59,6 +59,8 @@ pub(crate) struct Working {
     pub generation: u64,
     /// Container id → generation of the last event-driven change (or removal).
     pub touched: HashMap<String, u64>,
+    /// The `disk` collector's last answer, kept until its next one.
+    pub disk: Option<Arc<Disk>>,
 }
 
 impl Working {
@@ -103,6 +105,7 @@ impl Working {
             events: self.events.clone(),
             collectors: self.collectors.clone(),
             event_stream_reconnects: self.event_stream_reconnects,
+            disk: self.disk.clone(),
         }
     }
 }

@@ -228,3 +228,56 @@ pub struct Actor {
     #[serde(rename = "Attributes")]
     pub attributes: Option<BTreeMap<String, String>>,
 }
+
+/// `GET /system/df`: what the engine holds on disk. Sizes the engine has not
+/// computed are `-1` (volumes) or absent; `SizeRw` is left out when 0.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SystemDf {
+    pub layers_size: Option<i64>,
+    pub images: Option<Vec<DfImage>>,
+    pub containers: Option<Vec<DfContainer>>,
+    pub volumes: Option<Vec<DfVolume>>,
+    pub build_cache: Option<Vec<DfBuildCache>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfImage {
+    pub size: Option<i64>,
+    /// Older engines' name for `Size` (the same number since API 1.41).
+    pub virtual_size: Option<i64>,
+    pub shared_size: Option<i64>,
+    pub containers: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfContainer {
+    pub id: String,
+    pub state: Option<String>,
+    pub size_rw: Option<i64>,
+    pub size_root_fs: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfVolume {
+    pub name: Option<String>,
+    pub usage_data: Option<VolumeUsage>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeUsage {
+    pub size: Option<i64>,
+    pub ref_count: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfBuildCache {
+    pub size: Option<i64>,
+    pub in_use: Option<bool>,
+    pub shared: Option<bool>,
+}

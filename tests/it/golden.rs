@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Replaces what changes from run to run (durations, the snapshot's time,
 /// the build) with placeholders.
-fn normalise(body: &str) -> String {
+pub(crate) fn normalise(body: &str) -> String {
     body.lines()
         .map(|line| {
             if line.starts_with("docker_exporter_collector_duration_seconds{")

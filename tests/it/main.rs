@@ -2,6 +2,7 @@
 
 mod dashboards;
 mod dashboards_live;
+mod disk;
 mod escaping;
 mod events;
 mod exposition;
