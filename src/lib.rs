@@ -11,7 +11,7 @@
 //! | [`config`] | flags → a validated [`config::Config`] |
 //! | [`docker`] | the Engine API client (the only code that knows URLs and JSON) and its wire types |
 //! | [`snapshot`] | the plain data `/metrics` is made from, and pure builders from wire types |
-//! | [`collect`] | the collectors (engine, containers, stats, events, disk): the only writers of the snapshot |
+//! | [`collect`] | the collectors (engine, containers, stats, events, disk, swarm): the only writers of the snapshot |
 //! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot |
 //! | [`http`] | the axum routes |
 //! | [`server`] | the HTTP server under them: accept loops, limits, graceful shutdown |
@@ -75,6 +75,16 @@ pub async fn run(
         );
         let disk = tasks.spawn(collect::disk::run(c, s, cfg, stop));
         names.insert(disk.id(), "disk collection");
+    }
+    if collect::Collector::Swarm.enabled(&config) {
+        let (c, s, cfg, stop) = (
+            client.clone(),
+            store.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
+        let swarm = tasks.spawn(collect::swarm::run(c, s, cfg, stop));
+        names.insert(swarm.id(), "swarm collection");
     }
     let (c, s, cfg, stop) = (client, store.clone(), config.clone(), shutdown.clone());
     let periodic = tasks.spawn(collect::run(c, s, cfg, stop));

@@ -170,6 +170,20 @@ impl Sim {
         }
     }
 
+    /// `GET /services`, `/tasks` or `/nodes` (`what`): the fixture's
+    /// `swarm/<what>.json`; else the daemon's answer off a manager.
+    pub(crate) fn swarm(&self, what: &str) -> Reply {
+        match &self.data {
+            Data::Fixtures(fixtures) if fixtures.swarm.contains_key(what) => {
+                raw_json(fixtures.swarm[what].clone())
+            }
+            _ => crate::http::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
+            ),
+        }
+    }
+
     pub(crate) fn list(&self, all: bool) -> Reply {
         let w = match &self.data {
             Data::Fixtures(fixtures) => return raw_json(fixtures.list(all)),

@@ -31,6 +31,10 @@ pub(crate) struct Fixtures {
     pub(crate) stats: HashMap<String, Bytes>,
     /// `system_df.json`, optional.
     pub(crate) system_df: Option<Bytes>,
+    /// `swarm/services.json`, `swarm/tasks.json`, `swarm/nodes.json`: a
+    /// Swarm manager's answers, optional (without them, the Swarm API answers
+    /// as a node that is not a manager).
+    pub(crate) swarm: HashMap<&'static str, Bytes>,
     pub(crate) removed: RwLock<HashSet<String>>,
     pub(crate) api_version: Option<String>,
     pub(crate) engine_version: Option<String>,
@@ -167,6 +171,13 @@ impl Fixtures {
         let system_df = std::fs::read(dir.join("system_df.json"))
             .ok()
             .map(Bytes::from);
+        let swarm = ["services", "tasks", "nodes"]
+            .into_iter()
+            .filter_map(|what| {
+                let body = std::fs::read(dir.join(format!("swarm/{what}.json"))).ok()?;
+                Some((what, Bytes::from(body)))
+            })
+            .collect();
         let removed = RwLock::default();
         let fixtures = Self {
             version,
@@ -176,6 +187,7 @@ impl Fixtures {
             inspect,
             stats,
             system_df,
+            swarm,
             removed,
             api_version,
             engine_version,

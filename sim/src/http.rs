@@ -148,6 +148,7 @@ pub(crate) fn route(path: &str) -> (&'static str, String) {
         ["containers", id, "json"] => ("inspect", *id),
         ["containers", id, "stats"] => ("stats", *id),
         ["system", "df"] => ("df", ""),
+        ["services" | "tasks" | "nodes"] => ("swarm", ""),
         _ => ("other", ""),
     };
     (ep, percent_decode(key, false))
@@ -251,6 +252,7 @@ pub(crate) async fn engine(
         "inspect" => sim.inspect(&key),
         "stats" => stats(sim, &key, &params).await,
         "df" => sim.system_df(),
+        "swarm" => sim.swarm(path.trim_matches('/')),
         "events" => events(sim, &params, fault),
         _ => error(StatusCode::NOT_FOUND, "page not found"),
     }

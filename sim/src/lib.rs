@@ -62,7 +62,9 @@
 //! `/containers/{id}/stats?stream=&one-shot=` (one sample a second while `stream` is
 //! true), `/events?since=&until=&filters=` (filters honoured: `type`, `event`,
 //! `container`), `/system/df` (synthetic: sizes fixed by each container's hash;
-//! fixtures: `system_df.json`, 404 without one; `df_latency` delays it alone).
+//! fixtures: `system_df.json`, 404 without one; `df_latency` delays it alone),
+//! `/services`, `/tasks`, `/nodes` (counted as `swarm`; fixtures: `swarm/*.json`,
+//! filters not applied; without them a 503 "not a swarm manager", as the daemon).
 //! Unknown paths: 404. Any other method: 405, counted in `non_get`.
 //! In fixtures mode `/version`, `/info` and the bodies are served as recorded, whatever
 //! the flags say.
@@ -75,7 +77,7 @@
 //!   "exitCode":1,"attributes":{}}`. The state change is applied (synthetic: start, die,
 //!   pause, unpause, restart, oom, `health_status: X`, destroy, create of a new name;
 //!   fixtures: destroy only) and the event is kept in history and pushed to open streams.
-//! * `POST /_sim/fault` `{"endpoint":"list|inspect|stats|info|version|ping|events|df|other|any",
+//! * `POST /_sim/fault` `{"endpoint":"list|inspect|stats|info|version|ping|events|df|swarm|other|any",
 //!   "kind":"status500|hang|garbage|close|huge","count":N}` (no count = until cleared): a 500,
 //!   no answer ever, a 200 whose body is not JSON, a dropped connection, or a 200
 //!   whose JSON body is 17 MiB long (past the exporter's cap on one answer). On

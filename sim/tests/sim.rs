@@ -378,7 +378,7 @@ async fn calls_are_counted_and_writes_rejected() {
     assert_eq!(calls["total"], 6);
     assert_eq!(
         calls["by_endpoint"],
-        json!({"ping": 1, "version": 0, "info": 0, "list": 1, "inspect": 2, "stats": 1, "events": 0, "df": 0, "other": 1})
+        json!({"ping": 1, "version": 0, "info": 0, "list": 1, "inspect": 2, "stats": 1, "events": 0, "df": 0, "swarm": 0, "other": 1})
     );
     assert_eq!(calls["non_get"], 0);
 

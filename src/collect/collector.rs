@@ -27,16 +27,21 @@ pub enum Collector {
     /// `docker_disk_*`, `docker_volume_usage_bytes`, `container_fs_usage_bytes`.
     /// A task of its own, on its own interval and timeout.
     Disk,
+    /// On a Swarm manager only (`/info` `Swarm.ControlAvailable`, read by the
+    /// periodic cycle): `/services`, `/tasks`, `/nodes` → `docker_swarm_*`.
+    /// A task of its own, on its own interval (default: the cycle's).
+    Swarm,
 }
 
 impl Collector {
     /// Every collector.
-    pub const ALL: [Collector; 5] = [
+    pub const ALL: [Collector; 6] = [
         Collector::Engine,
         Collector::Containers,
         Collector::Stats,
         Collector::Events,
         Collector::Disk,
+        Collector::Swarm,
     ];
 
     /// The `collector` label.
@@ -47,15 +52,18 @@ impl Collector {
             Collector::Stats => "stats",
             Collector::Events => "events",
             Collector::Disk => "disk",
+            Collector::Swarm => "swarm",
         }
     }
 
     /// Whether it runs without being asked for.
     pub const fn enabled_by_default(self) -> bool {
         match self {
-            Collector::Engine | Collector::Containers | Collector::Stats | Collector::Events => {
-                true
-            }
+            Collector::Engine
+            | Collector::Containers
+            | Collector::Stats
+            | Collector::Events
+            | Collector::Swarm => true,
             Collector::Disk => false,
         }
     }
@@ -64,6 +72,7 @@ impl Collector {
     pub fn enabled(self, config: &Config) -> bool {
         match self {
             Collector::Disk => config.disk.enabled,
+            Collector::Swarm => !config.swarm.disabled,
             _ => self.enabled_by_default(),
         }
     }
@@ -77,6 +86,7 @@ impl Collector {
             }
             Collector::Events => None,
             Collector::Disk => Some(config.disk.interval),
+            Collector::Swarm => Some(config.swarm.interval.unwrap_or(config.collect_interval)),
         }
     }
 }
@@ -88,14 +98,21 @@ mod tests {
     #[test]
     fn names_are_the_served_labels() {
         let names: Vec<&str> = Collector::ALL.iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["engine", "containers", "stats", "events", "disk"]);
+        assert_eq!(
+            names,
+            ["engine", "containers", "stats", "events", "disk", "swarm"]
+        );
         let config = Config::try_from_args(["docker_exporter", "--collect.interval=2s"]).unwrap();
         let on: Vec<&str> = Collector::ALL
             .iter()
             .filter(|c| c.enabled(&config))
             .map(|c| c.name())
             .collect();
-        assert_eq!(on, ["engine", "containers", "stats", "events"]);
+        assert_eq!(on, ["engine", "containers", "stats", "events", "swarm"]);
+        assert_eq!(
+            Collector::Swarm.interval(&config),
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(
             Collector::Disk.interval(&config),
             Some(Duration::from_secs(300))

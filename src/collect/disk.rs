@@ -15,8 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::Collector;
 
-const FAILING: &str = "disk-failing";
-
 /// Runs the disk collector until `shutdown`.
 pub async fn run(
     client: Arc<Client>,
@@ -46,31 +44,11 @@ pub(super) async fn collect(
     timeout: Duration,
     log: &mut LogOnce,
 ) -> Outcome<Result<Disk, docker::Error>> {
-    let started = Instant::now();
-    let result = client
-        .system_df(timeout)
-        .await
-        .map(|df| Disk::from_wire(&df, now_unix()));
-    match &result {
-        Ok(_) => {
-            if log.clear(FAILING) {
-                tracing::info!("GET /system/df answers again");
-            }
-        }
-        Err(e) => {
-            if log.first(FAILING) {
-                tracing::warn!(error = %e, "GET /system/df failed; serving the last disk figures");
-            } else {
-                tracing::debug!(error = %e, "GET /system/df still fails");
-            }
-        }
-    }
-    let errors = result.is_err() as u64;
-    Outcome {
-        result,
-        took: started.elapsed(),
-        errors,
-    }
+    let read = async {
+        let df = client.system_df(timeout).await?;
+        Ok(Disk::from_wire(&df, now_unix()))
+    };
+    super::timed(log, "GET /system/df", read).await
 }
 
 /// Keeps a new answer; a failed run keeps the last one.

@@ -5,7 +5,7 @@
 
 use super::Collector;
 use crate::snapshot::{
-    CollectorStatus, Container, ContainerEntry, Disk, Engine, EventCounts, Snapshot, Stats,
+    CollectorStatus, Container, ContainerEntry, Disk, Engine, EventCounts, Snapshot, Stats, Swarm,
 };
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
@@ -61,6 +61,8 @@ pub(crate) struct Working {
     pub touched: HashMap<String, u64>,
     /// The `disk` collector's last answer, kept until its next one.
     pub disk: Option<Arc<Disk>>,
+    /// The `swarm` collector's last answer; `None` off a manager.
+    pub swarm: Option<Arc<Swarm>>,
 }
 
 impl Working {
@@ -106,6 +108,7 @@ impl Working {
             collectors: self.collectors.clone(),
             event_stream_reconnects: self.event_stream_reconnects,
             disk: self.disk.clone(),
+            swarm: self.swarm.clone(),
         }
     }
 }

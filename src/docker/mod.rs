@@ -470,6 +470,27 @@ impl Client {
             .ok_or_else(|| not_found(path))
     }
 
+    /// `GET /services?status=true` (a Swarm manager only).
+    pub async fn services(&self) -> Result<Vec<types::Service>, Error> {
+        self.get_required_capped("/services?status=true", MAX_LIST_BYTES)
+            .await
+    }
+
+    /// `GET /tasks` whose desired state is `running` (the ones that count
+    /// as replicas; finished and shut-down tasks are left out).
+    pub async fn tasks(&self) -> Result<Vec<types::Task>, Error> {
+        self.get_required_capped(
+            "/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D",
+            MAX_LIST_BYTES,
+        )
+        .await
+    }
+
+    /// `GET /nodes` (a Swarm manager only).
+    pub async fn nodes(&self) -> Result<Vec<types::Node>, Error> {
+        self.get_required_capped("/nodes", MAX_LIST_BYTES).await
+    }
+
     /// Opens `GET /events`, from `since` (Unix seconds and nanoseconds) when
     /// given. The timeout covers the answer's headers only: the stream itself
     /// may be quiet for hours.

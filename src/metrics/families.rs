@@ -5,9 +5,10 @@
 use super::{Family, Labels, Value};
 use crate::snapshot::{
     BlockDevice, Container, ContainerDisk, ContainerEntry, DiskType, Health, Network, Snapshot,
-    State, Stats,
+    State, Stats, UPDATE_STATES,
 };
 use prometheus_client::metrics::MetricType;
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 
 /// HELP text of a family whose values come from the collection, saying so.
@@ -333,6 +334,7 @@ pub fn families<'a>(
     resource_families(&mut out, &containers);
     event_families(&mut out, s, &containers);
     disk_families(&mut out, s, &containers);
+    swarm_families(&mut out, s);
     exporter_families(&mut out, s);
     out.flush();
     out.result
@@ -630,6 +632,82 @@ fn disk_families<'a>(
         "Unix time of the GET /system/df answer the disk families show",
     )
     .push(vec![], disk.collected_at);
+}
+
+/// Services and nodes of a Swarm manager (nothing elsewhere).
+fn swarm_families<'a>(out: &mut Emitter<'a, '_>, s: &'a Snapshot) {
+    let Some(swarm) = &s.swarm else { return };
+    let services = &swarm.services;
+    let f = out.gauge(
+        "docker_swarm_service_replicas_desired",
+        "Replicas the Swarm service should run: its replicas, or the eligible nodes of a global one",
+    );
+    for sv in services {
+        f.push(
+            vec![("service", sv.name.as_str()), ("mode", sv.mode)],
+            sv.desired,
+        );
+    }
+    let f = out.gauge(
+        "docker_swarm_service_replicas_running",
+        "Tasks of the Swarm service that run and should",
+    );
+    for sv in services {
+        f.push(
+            vec![("service", sv.name.as_str()), ("mode", sv.mode)],
+            sv.running,
+        );
+    }
+    let f = out.gauge(
+        "docker_swarm_service_info",
+        "1 for every Swarm service, with its mode and image",
+    );
+    for sv in services {
+        f.push(
+            vec![
+                ("service", sv.name.as_str()),
+                ("mode", sv.mode),
+                ("image", sv.image.as_str()),
+            ],
+            1i64,
+        );
+    }
+    let f = out.gauge(
+        "docker_swarm_service_update_state",
+        "1 for the Swarm service's rolling-update state, 0 for the others (all 0 before any update)",
+    );
+    for sv in services {
+        for state in UPDATE_STATES {
+            f.push(
+                vec![("service", sv.name.as_str()), ("state", state)],
+                sv.update_state.as_deref() == Some(state),
+            );
+        }
+    }
+    let f = out.gauge(
+        "docker_swarm_node_info",
+        "1 for every Swarm node, with its role, availability and state",
+    );
+    let mut by_role_state: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for n in &swarm.nodes {
+        f.push(
+            vec![
+                ("node_id", n.id.as_str()),
+                ("hostname", n.hostname.as_str()),
+                ("role", n.role.as_str()),
+                ("availability", n.availability.as_str()),
+                ("state", n.state.as_str()),
+            ],
+            1i64,
+        );
+        *by_role_state
+            .entry((n.role.as_str(), n.state.as_str()))
+            .or_default() += 1;
+    }
+    let f = out.gauge("docker_swarm_nodes", "Swarm nodes by role and state");
+    for ((role, state), n) in by_role_state {
+        f.push(vec![("role", role), ("state", state)], n);
+    }
 }
 
 fn exporter_families<'a>(out: &mut Emitter<'a, '_>, s: &'a Snapshot) {

@@ -4,9 +4,8 @@
 //! and, on the real daemon, agreement with `docker system df` and
 //! `docker ps --size`.
 
-use crate::golden::normalise;
+use crate::golden;
 use crate::support::*;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The families the disk collector adds.
@@ -18,30 +17,6 @@ const DISK_FAMILIES: [&str; 6] = [
     "docker_exporter_collector_success{collector=\"disk\"}",
     "docker_exporter_collector_errors_total{collector=\"disk\"}",
 ];
-
-fn disk_lines(body: &str) -> String {
-    let kept: Vec<&str> = body
-        .lines()
-        .filter(|l| {
-            let name = l
-                .strip_prefix("# HELP ")
-                .or_else(|| l.strip_prefix("# TYPE "))
-                .unwrap_or(l);
-            DISK_FAMILIES.iter().any(|f| name.starts_with(f))
-        })
-        .collect();
-    normalise(&kept.join("\n"))
-        .lines()
-        .map(
-            |l| match l.strip_prefix("docker_disk_collected_timestamp_seconds ") {
-                Some(_) => "docker_disk_collected_timestamp_seconds <varies>",
-                None => l,
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_families_from_the_fixture_match_the_golden_file() {
@@ -109,16 +84,10 @@ async fn disk_families_from_the_fixture_match_the_golden_file() {
         "device is the storage driver"
     );
 
-    let got = disk_lines(&m.body);
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/disk-engine-20.10-cgroupv1.prom");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &got).unwrap();
-        eprintln!("rewrote {}", path.display());
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (make it with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(got, want, "disk families differ from {}", path.display());
+    golden::check(
+        "disk-engine-20.10-cgroupv1",
+        &golden::subset(&m.body, &DISK_FAMILIES),
+    );
 
     // A removed container loses its series at the next cycle, without a new df.
     sim.post_event("dexpfix-running", "destroy").await;
@@ -279,7 +248,7 @@ async fn a_failed_df_keeps_the_last_figures_and_reports_the_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_disk_collector_is_off_by_default() {
+async fn disk_is_off_by_default_and_swarm_silent_off_a_manager() {
     let sim = Sim::start(&["--containers", "5"]);
     let exporter = Exporter::start(&[&sim.host(), "--collect.interval=200ms"]).await;
     exporter.wait_ready(Duration::from_secs(10)).await;
@@ -293,6 +262,15 @@ async fn the_disk_collector_is_off_by_default() {
         )
         .is_none());
     assert_eq!(df_calls(&sim).await, 0);
+    // On a standalone engine the swarm collector (on by default) is silent too.
+    assert_eq!(sim.calls().await["by_endpoint"]["swarm"], 0);
+    assert!(m
+        .get(
+            "docker_exporter_collector_success",
+            &[("collector", "swarm")]
+        )
+        .is_none());
+    assert!(!m.has_family("docker_swarm_service_replicas_desired"));
     exporter.stop().await;
 }
 

@@ -27,6 +27,58 @@ pub(crate) fn normalise(body: &str) -> String {
         + "\n"
 }
 
+/// Compares `got` with `tests/golden/<name>.prom` (rewrites it first under
+/// `UPDATE_GOLDEN`).
+pub(crate) fn check(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.prom"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, got).unwrap();
+        eprintln!("rewrote {}", path.display());
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (make it with UPDATE_GOLDEN=1)", path.display()));
+    if got != want {
+        let diff: Vec<String> = want
+            .lines()
+            .zip(got.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("- {a}\n+ {b}"))
+            .collect();
+        panic!(
+            "/metrics differs from {} ({} vs {} lines):\n{}",
+            path.display(),
+            want.lines().count(),
+            got.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+/// The lines of `body` (HELP and TYPE included) of the series whose name,
+/// or name and labels, start with one of `prefixes`, normalised; a
+/// `*_timestamp_seconds` value becomes `<varies>`.
+pub(crate) fn subset(body: &str, prefixes: &[&str]) -> String {
+    let kept: Vec<String> = body
+        .lines()
+        .filter(|l| {
+            let series = l
+                .strip_prefix("# HELP ")
+                .or_else(|| l.strip_prefix("# TYPE "))
+                .unwrap_or(l);
+            prefixes.iter().any(|p| series.starts_with(p))
+        })
+        .map(|l| match l.split_once("_timestamp_seconds ") {
+            Some((series, _)) if !l.starts_with('#') => {
+                format!("{series}_timestamp_seconds <varies>")
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    normalise(&kept.join("\n"))
+}
+
 async fn golden(set: &str) {
     let sim = Sim::start(&["--fixtures", fixtures(set).to_str().unwrap()]);
     let exporter = Exporter::start(&[
@@ -71,31 +123,7 @@ async fn golden(set: &str) {
         count(&om),
         "{set}: text and OpenMetrics series"
     );
-    let got = normalise(&m.body);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{set}.prom"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &got).unwrap();
-        eprintln!("rewrote {}", path.display());
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (make it with UPDATE_GOLDEN=1)", path.display()));
-    if got != want {
-        let diff: Vec<String> = want
-            .lines()
-            .zip(got.lines())
-            .filter(|(a, b)| a != b)
-            .take(10)
-            .map(|(a, b)| format!("- {a}\n+ {b}"))
-            .collect();
-        panic!(
-            "/metrics differs from {} ({} vs {} lines):\n{}",
-            path.display(),
-            want.lines().count(),
-            got.lines().count(),
-            diff.join("\n")
-        );
-    }
+    check(set, &normalise(&m.body));
     exporter.stop().await;
 }
 
