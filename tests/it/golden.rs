@@ -136,3 +136,55 @@ async fn golden_engine_20_10_cgroup_v1() {
 async fn golden_engine_25_cgroup_v2() {
     golden("engine-25-cgroupv2").await;
 }
+
+/// A Swarm manager's answers (recorded by `tests/swarm.rs`): the
+/// `docker_swarm_*` families.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_swarm_manager() {
+    let sim = Sim::start(&["--fixtures", fixtures("swarm-20.10").to_str().unwrap()]);
+    let exporter = Exporter::start(&[
+        &sim.host(),
+        "--collect.interval=200ms",
+        "--collector.swarm.interval=200ms",
+    ])
+    .await;
+    let m = exporter
+        .wait_for(Duration::from_secs(20), "the swarm families", |m| {
+            m.has_family("docker_swarm_service_replicas_desired")
+        })
+        .await;
+    promtool_check(&m.body);
+    exposition::parse(&m.body, Syntax::Text).unwrap();
+    let services = m.find("docker_swarm_service_info", &[]);
+    assert_eq!(services.len(), 2, "{}", m.body);
+    for (series, _) in services {
+        let name = Metrics::label(series, "service").unwrap();
+        let want = if name.ends_with("-web") { 3.0 } else { 1.0 };
+        assert_eq!(
+            m.get(
+                "docker_swarm_service_replicas_desired",
+                &[("service", name)]
+            ),
+            Some(want)
+        );
+        assert_eq!(
+            m.get(
+                "docker_swarm_service_replicas_running",
+                &[("service", name)]
+            ),
+            Some(want)
+        );
+    }
+    check(
+        "swarm-20.10",
+        &subset(
+            &m.body,
+            &[
+                "docker_swarm_",
+                "docker_exporter_collector_success{collector=\"swarm\"}",
+                "docker_exporter_collector_errors_total{collector=\"swarm\"}",
+            ],
+        ),
+    );
+    exporter.stop().await;
+}
