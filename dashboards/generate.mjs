@@ -352,6 +352,16 @@ const overview = dashboard({
         q(`sum(rate(container_fs_writes_bytes_total{${CONT}}[$__rate_interval]))`, 'written'),
       ],
       [12, 8]),
+
+    timeseries('Disk usage by type', 'Bytes the engine holds on disk (docker_disk_usage_bytes) and what docker system prune could free (docker_disk_reclaimable_bytes), by type: images, containers (writable layers), volumes, build cache. Needs --collector.disk (GET /system/df, every 5 minutes by default).', 'bytes',
+      [
+        q(`sum by (type) (docker_disk_usage_bytes{${HOST}})`, '{{type}}'),
+        q(`sum by (type) (docker_disk_reclaimable_bytes{${HOST}})`, '{{type}} reclaimable'),
+      ],
+      [12, 8]),
+    timeseries('Top containers by writable layer', 'The 10 selected containers with the largest writable layer (container_fs_usage_bytes, cAdvisor\'s storage figure). Needs --collector.disk.', 'bytes',
+      [q(`topk(10, max by (job, instance, name) (container_fs_usage_bytes{${CONT}}))`, '{{name}} ({{instance}})')],
+      [12, 8]),
   ],
 });
 

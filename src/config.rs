@@ -83,6 +83,12 @@ pub struct Config {
     pub container_filter: ContainerFilter,
 
     #[command(flatten)]
+    pub disk: DiskCollector,
+
+    #[command(flatten)]
+    pub swarm: SwarmCollector,
+
+    #[command(flatten)]
     pub web_limits: WebLimits,
 
     /// Log level.
@@ -92,6 +98,36 @@ pub struct Config {
     /// Log format (on stderr).
     #[arg(long = "log.format", value_enum, default_value = "logfmt")]
     pub log_format: LogFormat,
+}
+
+/// The `disk` collector (`GET /system/df`). Off by default: the engine walks
+/// every writable layer and volume for it, holding its locks meanwhile.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiskCollector {
+    /// Read disk usage (`GET /system/df`) on its own interval; costly for the
+    /// engine, which walks its filesystems and holds locks meanwhile.
+    #[arg(id = "collector.disk", long = "collector.disk")]
+    pub enabled: bool,
+
+    /// How often the disk collector runs (never two runs at once).
+    #[arg(id = "collector.disk.interval", long = "collector.disk.interval", default_value = "5m", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// How long one `GET /system/df` may take before it counts as failed.
+    #[arg(id = "collector.disk.timeout", long = "collector.disk.timeout", default_value = "3m", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
+}
+
+/// The `swarm` collector: on by default, silent off a Swarm manager.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SwarmCollector {
+    /// Do not read Swarm services and nodes, even on a manager.
+    #[arg(id = "no-collector.swarm", long = "no-collector.swarm")]
+    pub disabled: bool,
+
+    /// How often the swarm collector runs on a manager (default: --collect.interval).
+    #[arg(id = "collector.swarm.interval", long = "collector.swarm.interval", value_parser = parse_interval)]
+    pub interval: Option<Duration>,
 }
 
 /// The HTTP server's limits (see [`crate::server`]).

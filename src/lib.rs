@@ -12,7 +12,7 @@
 //! | [`docker`] | the Engine API client (the only code that knows URLs and JSON) and its wire types |
 //! | [`snapshot`] | the plain data `/metrics` is made from, and pure builders from wire types |
 //! | [`filter`] | which containers are reported (`--container.include`/`--container.exclude`, the ignore label) |
-//! | [`collect`] | the collectors (engine, containers, stats, events): the only writers of the snapshot |
+//! | [`collect`] | the collectors (engine, containers, stats, events, disk, swarm): the only writers of the snapshot |
 //! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot |
 //! | [`web_config`] | `--web.config.file`: TLS, basic auth, headers (exporter-toolkit format), reloaded on change |
 //! | [`http`] | the axum routes |
@@ -78,6 +78,26 @@ pub async fn run(
     );
     let events = tasks.spawn(collect::events::run(c, s, cfg, stop));
     names.insert(events.id(), "event stream");
+    if collect::Collector::Disk.enabled(&config) {
+        let (c, s, cfg, stop) = (
+            client.clone(),
+            store.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
+        let disk = tasks.spawn(collect::disk::run(c, s, cfg, stop));
+        names.insert(disk.id(), "disk collection");
+    }
+    if collect::Collector::Swarm.enabled(&config) {
+        let (c, s, cfg, stop) = (
+            client.clone(),
+            store.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
+        let swarm = tasks.spawn(collect::swarm::run(c, s, cfg, stop));
+        names.insert(swarm.id(), "swarm collection");
+    }
     let (c, s, cfg, stop) = (client, store.clone(), config.clone(), shutdown.clone());
     let periodic = tasks.spawn(collect::run(c, s, cfg, stop));
     names.insert(periodic.id(), "periodic collection");

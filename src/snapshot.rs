@@ -26,6 +26,10 @@ pub struct Snapshot {
     pub event_stream_reconnects: u64,
     /// Whether the event stream is connected now (else it is reconnecting).
     pub events_connected: bool,
+    /// The last answer of the `disk` collector, kept between its runs.
+    pub disk: Option<Arc<Disk>>,
+    /// Services and nodes, on a Swarm manager.
+    pub swarm: Option<Arc<Swarm>>,
 }
 
 /// A container and its latest stats sample, if it has one.
@@ -56,6 +60,8 @@ pub struct Engine {
     pub containers_paused: Option<u64>,
     pub containers_stopped: Option<u64>,
     pub images: Option<u64>,
+    /// `Swarm.ControlAvailable`: a Swarm manager, whose services can be read.
+    pub swarm_manager: bool,
 }
 
 impl Engine {
@@ -102,8 +108,333 @@ impl Engine {
             containers_paused: info.containers_paused,
             containers_stopped: info.containers_stopped,
             images: info.images,
+            swarm_manager: info
+                .swarm
+                .as_ref()
+                .and_then(|s| s.control_available)
+                .unwrap_or(false),
         }
     }
+}
+
+/// The kinds of data `GET /system/df` sizes, as `docker system df` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskType {
+    Images,
+    Containers,
+    Volumes,
+    BuildCache,
+}
+
+impl DiskType {
+    pub const ALL: [DiskType; 4] = [
+        DiskType::Images,
+        DiskType::Containers,
+        DiskType::Volumes,
+        DiskType::BuildCache,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskType::Images => "images",
+            DiskType::Containers => "containers",
+            DiskType::Volumes => "volumes",
+            DiskType::BuildCache => "build_cache",
+        }
+    }
+}
+
+/// Bytes used and reclaimable for one [`DiskType`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    pub usage: u64,
+    pub reclaimable: u64,
+}
+
+/// A container's sizes from `GET /system/df`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerDisk {
+    /// The writable layer (`SizeRw`; the engine leaves it out when 0).
+    pub size_rw: u64,
+    /// The writable layer plus the image (`SizeRootFs`), when reported.
+    pub size_root_fs: Option<u64>,
+}
+
+/// What one `GET /system/df` answer says, as `docker system df` computes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disk {
+    /// In [`DiskType::ALL`] order.
+    pub by_type: [DiskUsage; 4],
+    /// Named volumes whose size the engine reports (not `-1`), sorted by name.
+    pub volumes: Vec<(String, u64)>,
+    /// Container id → its sizes.
+    pub containers: BTreeMap<String, ContainerDisk>,
+    /// Unix time of the answer.
+    pub collected_at: f64,
+}
+
+impl Disk {
+    /// Sizes and reclaimable space the way the docker CLI's `system df` does:
+    /// images: `LayersSize`, less the unshared part of images in use;
+    /// containers: writable layers, reclaimable when not running, paused or
+    /// restarting; volumes: sizes, reclaimable when no container refers to
+    /// them; build cache: unshared records, reclaimable when not in use.
+    pub fn from_wire(df: &types::SystemDf, collected_at: f64) -> Disk {
+        let size = |n: Option<i64>| n.filter(|n| *n > 0).map_or(0, |n| n as u64);
+        let images = df.images.as_deref().unwrap_or_default();
+        let image_total = size(df.layers_size);
+        let used: u64 = images
+            .iter()
+            .filter(|i| i.containers.unwrap_or(0) > 0)
+            .filter_map(|i| {
+                let total = i.size.or(i.virtual_size).filter(|n| *n >= 0)?;
+                let shared = i.shared_size.filter(|n| *n >= 0)?;
+                Some(total.saturating_sub(shared).max(0) as u64)
+            })
+            .fold(0, u64::saturating_add);
+
+        let mut containers = BTreeMap::new();
+        let mut rw = DiskUsage::default();
+        for c in df.containers.as_deref().unwrap_or_default() {
+            let size_rw = size(c.size_rw);
+            rw.usage = rw.usage.saturating_add(size_rw);
+            let active = c
+                .state
+                .as_deref()
+                .and_then(State::parse)
+                .is_some_and(State::is_live);
+            if !active {
+                rw.reclaimable = rw.reclaimable.saturating_add(size_rw);
+            }
+            let size_root_fs = c.size_root_fs.filter(|n| *n >= 0).map(|n| n as u64);
+            containers.insert(
+                c.id.clone(),
+                ContainerDisk {
+                    size_rw,
+                    size_root_fs,
+                },
+            );
+        }
+
+        let mut volumes = Vec::new();
+        let mut vol = DiskUsage::default();
+        for v in df.volumes.as_deref().unwrap_or_default() {
+            let Some(usage) = &v.usage_data else { continue };
+            let Some(bytes) = usage.size.filter(|n| *n >= 0).map(|n| n as u64) else {
+                continue;
+            };
+            vol.usage = vol.usage.saturating_add(bytes);
+            if usage.ref_count == Some(0) {
+                vol.reclaimable = vol.reclaimable.saturating_add(bytes);
+            }
+            if let Some(name) = &v.name {
+                volumes.push((name.clone(), bytes));
+            }
+        }
+        volumes.sort();
+
+        let mut cache = DiskUsage::default();
+        for b in df.build_cache.as_deref().unwrap_or_default() {
+            if b.shared == Some(true) {
+                continue;
+            }
+            let bytes = size(b.size);
+            cache.usage = cache.usage.saturating_add(bytes);
+            if b.in_use != Some(true) {
+                cache.reclaimable = cache.reclaimable.saturating_add(bytes);
+            }
+        }
+
+        Disk {
+            by_type: [
+                DiskUsage {
+                    usage: image_total,
+                    reclaimable: image_total.saturating_sub(used),
+                },
+                rw,
+                vol,
+                cache,
+            ],
+            volumes,
+            containers,
+            collected_at,
+        }
+    }
+}
+
+/// The rolling-update states of a service (`UpdateStatus.State`).
+pub const UPDATE_STATES: [&str; 6] = [
+    "updating",
+    "paused",
+    "completed",
+    "rollback_started",
+    "rollback_paused",
+    "rollback_completed",
+];
+
+/// A Swarm service and its replicas.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SwarmService {
+    pub name: String,
+    /// `replicated`, `global`, `replicated-job` or `global-job`.
+    pub mode: &'static str,
+    /// The image reference, without a `@sha256:` digest.
+    pub image: String,
+    pub desired: u64,
+    pub running: u64,
+    /// One of [`UPDATE_STATES`], when an update has happened.
+    pub update_state: Option<String>,
+}
+
+/// A Swarm node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SwarmNode {
+    pub id: String,
+    pub hostname: String,
+    pub role: String,
+    pub availability: String,
+    pub state: String,
+}
+
+/// What a Swarm manager says about its services and nodes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Swarm {
+    /// Sorted by name.
+    pub services: Vec<SwarmService>,
+    /// Sorted by id.
+    pub nodes: Vec<SwarmNode>,
+}
+
+impl Swarm {
+    /// Replicas desired: the engine's `ServiceStatus.DesiredTasks` when it
+    /// gives one (API 1.41+); else a replicated service's `Replicas`, and for
+    /// a global one the nodes that are ready, active and match its placement
+    /// constraints. Running: tasks whose desired and actual state are running.
+    pub fn from_wire(
+        services: &[types::Service],
+        tasks: &[types::Task],
+        nodes: &[types::Node],
+    ) -> Swarm {
+        let text = |v: Option<&String>| v.cloned().unwrap_or_default();
+        let mut running: BTreeMap<&str, u64> = BTreeMap::new();
+        for t in tasks {
+            let state = t.status.as_ref().and_then(|s| s.state.as_deref());
+            if t.desired_state.as_deref() == Some("running") && state == Some("running") {
+                if let Some(id) = &t.service_id {
+                    *running.entry(id.as_str()).or_default() += 1;
+                }
+            }
+        }
+        let mut out: Vec<SwarmService> = services
+            .iter()
+            .map(|s| {
+                let spec = s.spec.clone().unwrap_or_default();
+                let mode = spec.mode.unwrap_or_default();
+                let template = spec.task_template.unwrap_or_default();
+                let constraints = template
+                    .placement
+                    .and_then(|p| p.constraints)
+                    .unwrap_or_default();
+                let (mode_name, spec_desired) = if let Some(r) = &mode.replicated {
+                    ("replicated", r.replicas.unwrap_or(1))
+                } else if mode.global.is_some() {
+                    let eligible = nodes
+                        .iter()
+                        .filter(|n| {
+                            node_eligible(n) && constraints.iter().all(|c| constraint_holds(n, c))
+                        })
+                        .count();
+                    ("global", eligible as u64)
+                } else if mode.replicated_job.is_some() {
+                    ("replicated-job", 0)
+                } else if mode.global_job.is_some() {
+                    ("global-job", 0)
+                } else {
+                    ("replicated", 0)
+                };
+                let image = text(template.container_spec.and_then(|c| c.image).as_ref());
+                let image = image.split('@').next().unwrap_or_default().to_string();
+                SwarmService {
+                    name: text(spec.name.as_ref()),
+                    mode: mode_name,
+                    image,
+                    desired: s
+                        .service_status
+                        .as_ref()
+                        .and_then(|st| st.desired_tasks)
+                        .unwrap_or(spec_desired),
+                    running: running.get(s.id.as_str()).copied().unwrap_or(0),
+                    update_state: s.update_status.as_ref().and_then(|u| u.state.clone()),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut nodes: Vec<SwarmNode> = nodes
+            .iter()
+            .map(|n| {
+                let spec = n.spec.as_ref();
+                SwarmNode {
+                    id: n.id.clone(),
+                    hostname: text(n.description.as_ref().and_then(|d| d.hostname.as_ref())),
+                    role: text(spec.and_then(|s| s.role.as_ref())),
+                    availability: text(spec.and_then(|s| s.availability.as_ref())),
+                    state: text(n.status.as_ref().and_then(|s| s.state.as_ref())),
+                }
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        Swarm {
+            services: out,
+            nodes,
+        }
+    }
+}
+
+/// A node a global service runs on: ready and active.
+fn node_eligible(n: &types::Node) -> bool {
+    let ready = n.status.as_ref().and_then(|s| s.state.as_deref()) == Some("ready");
+    let active = n.spec.as_ref().and_then(|s| s.availability.as_deref()) == Some("active");
+    ready && active
+}
+
+/// A placement constraint (`node.role == manager`, `node.labels.x != y`…)
+/// on what `/nodes` tells; one about something it does not tell (engine
+/// labels) is taken to hold.
+fn constraint_holds(n: &types::Node, constraint: &str) -> bool {
+    let (key, want, equal) = match constraint.split_once("!=") {
+        Some((k, v)) => (k, v, false),
+        None => match constraint.split_once("==") {
+            Some((k, v)) => (k, v, true),
+            None => return true,
+        },
+    };
+    let (key, want) = (key.trim(), want.trim());
+    let spec = n.spec.as_ref();
+    let desc = n.description.as_ref();
+    let platform = desc.and_then(|d| d.platform.as_ref());
+    let have: Option<&str> = match key {
+        "node.id" => Some(n.id.as_str()),
+        "node.hostname" => desc.and_then(|d| d.hostname.as_deref()),
+        "node.role" => spec.and_then(|s| s.role.as_deref()),
+        "node.platform.os" => platform.and_then(|p| p.os.as_deref()),
+        "node.platform.arch" => platform.and_then(|p| p.architecture.as_deref()),
+        _ => match key.strip_prefix("node.labels.") {
+            Some(label) => spec
+                .and_then(|s| s.labels.as_ref())
+                .and_then(|l| l.get(label))
+                .map(String::as_str),
+            None => return true,
+        },
+    };
+    // Docker compares case-insensitively, except label values.
+    let same = have.is_some_and(|h| {
+        if key.starts_with("node.labels.") {
+            h == want
+        } else {
+            h.eq_ignore_ascii_case(want)
+        }
+    });
+    same == equal
 }
 
 /// cAdvisor's `id` label: the container's cgroup path under the engine's
@@ -795,5 +1126,138 @@ mod tests {
         assert_eq!(m.working_set, Some(985));
         assert_eq!((m.swap, m.max_usage), (None, None));
         assert_eq!(m.failcnt, Some(0), "omitempty: missing is 0");
+    }
+
+    #[test]
+    fn disk_usage_is_counted_as_docker_system_df_counts_it() {
+        let df: types::SystemDf = serde_json::from_str(
+            r#"{
+                "LayersSize": 1000,
+                "Images": [
+                    {"Size": 600, "SharedSize": 100, "Containers": 1},
+                    {"VirtualSize": 300, "SharedSize": 100, "Containers": 2},
+                    {"Size": 400, "SharedSize": -1, "Containers": 1},
+                    {"Size": 200, "SharedSize": 0, "Containers": 0}
+                ],
+                "Containers": [
+                    {"Id": "a", "State": "running", "SizeRw": 10, "SizeRootFs": 610},
+                    {"Id": "b", "State": "exited", "SizeRw": 20},
+                    {"Id": "c", "State": "created"}
+                ],
+                "Volumes": [
+                    {"Name": "used", "UsageData": {"Size": 7, "RefCount": 1}},
+                    {"Name": "free", "UsageData": {"Size": 3, "RefCount": 0}},
+                    {"Name": "unsized", "UsageData": {"Size": -1, "RefCount": -1}},
+                    {"Name": "no-data"}
+                ],
+                "BuildCache": [
+                    {"Size": 50, "InUse": false, "Shared": false},
+                    {"Size": 40, "InUse": true, "Shared": false},
+                    {"Size": 30, "InUse": false, "Shared": true}
+                ]
+            }"#,
+        )
+        .unwrap();
+        let d = Disk::from_wire(&df, 5.0);
+        let pairs: Vec<(u64, u64)> = d.by_type.iter().map(|u| (u.usage, u.reclaimable)).collect();
+        // Images: 1000 less the unshared part of those in use (500 + 200; the
+        // one without a shared size is skipped, like the CLI does).
+        assert_eq!(pairs, [(1000, 300), (30, 20), (10, 3), (90, 50)]);
+        assert_eq!(
+            d.volumes,
+            [("free".to_string(), 3), ("used".to_string(), 7)]
+        );
+        assert_eq!(
+            d.containers["a"],
+            ContainerDisk {
+                size_rw: 10,
+                size_root_fs: Some(610)
+            }
+        );
+        assert_eq!(
+            d.containers["c"],
+            ContainerDisk::default(),
+            "SizeRw left out: 0"
+        );
+        assert_eq!(d.collected_at, 5.0);
+        // An answer with nothing in it is all zeros, not an error.
+        let empty = Disk::from_wire(&types::SystemDf::default(), 1.0);
+        assert_eq!(empty.by_type, [DiskUsage::default(); 4]);
+    }
+
+    #[test]
+    fn swarm_replicas_desired_and_running() {
+        let services: Vec<types::Service> = serde_json::from_str(
+            r#"[
+                {"ID": "s1", "Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 3}},
+                    "TaskTemplate": {"ContainerSpec": {"Image": "nginx:1.25@sha256:abc"}}},
+                 "UpdateStatus": {"State": "updating"}},
+                {"ID": "s2", "Spec": {"Name": "agent", "Mode": {"Global": {}},
+                    "TaskTemplate": {"ContainerSpec": {"Image": "agent:1"},
+                        "Placement": {"Constraints": ["node.role==worker", "node.labels.zone != b"]}}}},
+                {"ID": "s3", "Spec": {"Name": "told", "Mode": {"Global": {}}},
+                 "ServiceStatus": {"RunningTasks": 1, "DesiredTasks": 7}}
+            ]"#,
+        )
+        .unwrap();
+        let tasks: Vec<types::Task> = serde_json::from_str(
+            r#"[
+                {"ServiceID": "s1", "DesiredState": "running", "Status": {"State": "running"}},
+                {"ServiceID": "s1", "DesiredState": "running", "Status": {"State": "running"}},
+                {"ServiceID": "s1", "DesiredState": "running", "Status": {"State": "preparing"}},
+                {"ServiceID": "s1", "DesiredState": "shutdown", "Status": {"State": "running"}},
+                {"ServiceID": "s2", "DesiredState": "running", "Status": {"State": "running"}}
+            ]"#,
+        )
+        .unwrap();
+        let nodes: Vec<types::Node> = serde_json::from_str(
+            r#"[
+                {"ID": "n1", "Spec": {"Role": "manager", "Availability": "active"},
+                 "Description": {"Hostname": "m1"}, "Status": {"State": "ready"}},
+                {"ID": "n2", "Spec": {"Role": "worker", "Availability": "active", "Labels": {"zone": "a"}},
+                 "Description": {"Hostname": "w1"}, "Status": {"State": "ready"}},
+                {"ID": "n3", "Spec": {"Role": "worker", "Availability": "active", "Labels": {"zone": "b"}},
+                 "Description": {"Hostname": "w2"}, "Status": {"State": "ready"}},
+                {"ID": "n4", "Spec": {"Role": "worker", "Availability": "drain"},
+                 "Description": {"Hostname": "w3"}, "Status": {"State": "ready"}},
+                {"ID": "n5", "Spec": {"Role": "worker", "Availability": "active"},
+                 "Description": {"Hostname": "w4"}, "Status": {"State": "down"}}
+            ]"#,
+        )
+        .unwrap();
+        let sw = Swarm::from_wire(&services, &tasks, &nodes);
+        let got: Vec<(&str, &str, &str, u64, u64)> = sw
+            .services
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.mode,
+                    s.image.as_str(),
+                    s.desired,
+                    s.running,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // Only w1 is ready, active, a worker and not in zone b.
+                ("agent", "global", "agent:1", 1, 1),
+                // The engine's own count wins.
+                ("told", "global", "", 7, 0),
+                ("web", "replicated", "nginx:1.25", 3, 2),
+            ]
+        );
+        assert_eq!(sw.services[2].update_state.as_deref(), Some("updating"));
+        assert_eq!(sw.services[0].update_state, None);
+        assert_eq!(sw.nodes.len(), 5);
+        assert_eq!(
+            (
+                sw.nodes[3].hostname.as_str(),
+                sw.nodes[3].availability.as_str()
+            ),
+            ("w3", "drain")
+        );
     }
 }

@@ -35,6 +35,8 @@ pub(crate) struct Sim {
     pub(crate) latency: AtomicU64,
     pub(crate) stats_tick: AtomicU64,
     pub(crate) two_sample_delay: AtomicU64,
+    /// Added to `GET /system/df` only (after `latency`), settable as `df_latency`.
+    pub(crate) df_latency: AtomicU64,
     pub(crate) calls: Calls,
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) events: EventHub,
@@ -89,6 +91,7 @@ impl Sim {
             latency: AtomicU64::new(nanos(args.latency)),
             stats_tick: AtomicU64::new(nanos(args.stats_tick)),
             two_sample_delay: AtomicU64::new(nanos(args.two_sample_delay)),
+            df_latency: AtomicU64::new(0),
             calls: Calls::default(),
             faults: Mutex::default(),
             events: EventHub::new(history, args.event_skew),
@@ -152,6 +155,32 @@ impl Sim {
         match &self.data {
             Data::Fixtures(fixtures) => raw_json(fixtures.info.clone()),
             Data::Synthetic(w) => json_reply(StatusCode::OK, &w.read().unwrap().info(self)),
+        }
+    }
+
+    /// `GET /system/df`: the fixture's `system_df.json` (404 without one), or
+    /// the synthetic world's.
+    pub(crate) fn system_df(&self) -> Reply {
+        match &self.data {
+            Data::Fixtures(fixtures) => fixtures.system_df.clone().map_or_else(
+                || crate::http::error(StatusCode::NOT_FOUND, "page not found"),
+                raw_json,
+            ),
+            Data::Synthetic(w) => json_reply(StatusCode::OK, &w.read().unwrap().system_df()),
+        }
+    }
+
+    /// `GET /services`, `/tasks` or `/nodes` (`what`): the fixture's
+    /// `swarm/<what>.json`; else the daemon's answer off a manager.
+    pub(crate) fn swarm(&self, what: &str) -> Reply {
+        match &self.data {
+            Data::Fixtures(fixtures) if fixtures.swarm.contains_key(what) => {
+                raw_json(fixtures.swarm[what].clone())
+            }
+            _ => crate::http::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.",
+            ),
         }
     }
 

@@ -9,19 +9,19 @@ use serde_json::{json, Value};
 /// The body of a `garbage` fault: a 200 whose body is not JSON.
 pub(crate) const GARBAGE: &[u8] = b"{\"Id\":\"deadbeef\",\"Names\":[\"/trunc<html>\x01 not json\n";
 /// Endpoint names, as counted by `/_sim/calls` and named by faults.
-pub(crate) const ENDPOINTS: [&str; 8] = [
-    "ping", "version", "info", "list", "inspect", "stats", "events", "other",
+pub(crate) const ENDPOINTS: [&str; 10] = [
+    "ping", "version", "info", "list", "inspect", "stats", "events", "df", "swarm", "other",
 ];
 
 #[derive(Default)]
 pub(crate) struct Calls {
-    pub(crate) by: [AtomicU64; 8],
+    pub(crate) by: [AtomicU64; 10],
     pub(crate) non_get: AtomicU64,
 }
 
 impl Calls {
     pub(crate) fn record(&self, ep: &str, non_get: bool) {
-        let i = ENDPOINTS.iter().position(|e| *e == ep).unwrap_or(7);
+        let i = ENDPOINTS.iter().position(|e| *e == ep).unwrap_or(9);
         self.by[i].fetch_add(1, Relaxed);
         self.non_get.fetch_add(u64::from(non_get), Relaxed);
     }

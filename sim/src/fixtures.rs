@@ -29,6 +29,12 @@ pub(crate) struct Fixtures {
     pub(crate) listed: Option<Vec<Listed>>,
     pub(crate) inspect: HashMap<String, Bytes>,
     pub(crate) stats: HashMap<String, Bytes>,
+    /// `system_df.json`, optional.
+    pub(crate) system_df: Option<Bytes>,
+    /// `swarm/services.json`, `swarm/tasks.json`, `swarm/nodes.json`: a
+    /// Swarm manager's answers, optional (without them, the Swarm API answers
+    /// as a node that is not a manager).
+    pub(crate) swarm: HashMap<&'static str, Bytes>,
     pub(crate) removed: RwLock<HashSet<String>>,
     pub(crate) api_version: Option<String>,
     pub(crate) engine_version: Option<String>,
@@ -162,6 +168,16 @@ impl Fixtures {
             }));
         }
         let engine_version = version_json["Version"].as_str().map(String::from);
+        let system_df = std::fs::read(dir.join("system_df.json"))
+            .ok()
+            .map(Bytes::from);
+        let swarm = ["services", "tasks", "nodes"]
+            .into_iter()
+            .filter_map(|what| {
+                let body = std::fs::read(dir.join(format!("swarm/{what}.json"))).ok()?;
+                Some((what, Bytes::from(body)))
+            })
+            .collect();
         let removed = RwLock::default();
         let fixtures = Self {
             version,
@@ -170,6 +186,8 @@ impl Fixtures {
             listed,
             inspect,
             stats,
+            system_df,
+            swarm,
             removed,
             api_version,
             engine_version,

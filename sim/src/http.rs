@@ -147,6 +147,8 @@ pub(crate) fn route(path: &str) -> (&'static str, String) {
         ["containers", "json"] => ("list", ""),
         ["containers", id, "json"] => ("inspect", *id),
         ["containers", id, "stats"] => ("stats", *id),
+        ["system", "df"] => ("df", ""),
+        ["services" | "tasks" | "nodes"] => ("swarm", ""),
         _ => ("other", ""),
     };
     (ep, percent_decode(key, false))
@@ -178,6 +180,10 @@ pub(crate) async fn engine(
     let latency = load(&sim.latency);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    let df_latency = load(&sim.df_latency);
+    if ep == "df" && !df_latency.is_zero() {
+        tokio::time::sleep(df_latency).await;
     }
     if !read_only {
         warn!(%method, %uri, "non-GET/HEAD call to the engine API");
@@ -245,6 +251,8 @@ pub(crate) async fn engine(
         "list" => sim.list(bool_param(&params, "all", false)),
         "inspect" => sim.inspect(&key),
         "stats" => stats(sim, &key, &params).await,
+        "df" => sim.system_df(),
+        "swarm" => sim.swarm(path.trim_matches('/')),
         "events" => events(sim, &params, fault),
         _ => error(StatusCode::NOT_FOUND, "page not found"),
     }
@@ -367,6 +375,7 @@ pub(crate) async fn control(sim: &Arc<Sim>, what: &str, req: Request<Body>) -> R
                     "latency" => &sim.latency,
                     "stats_tick" => &sim.stats_tick,
                     "two_sample_delay" => &sim.two_sample_delay,
+                    "df_latency" => &sim.df_latency,
                     "event_skew" => &sim.events.skew,
                     _ => return bad(format!("unknown setting {k:?}")),
                 };

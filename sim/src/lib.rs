@@ -61,7 +61,11 @@
 //! `GET|HEAD /_ping`, `/version`, `/info`, `/containers/json?all=`, `/containers/{id|name}/json`,
 //! `/containers/{id}/stats?stream=&one-shot=` (one sample a second while `stream` is
 //! true), `/events?since=&until=&filters=` (filters honoured: `type`, `event`,
-//! `container`). Unknown paths: 404. Any other method: 405, counted in `non_get`.
+//! `container`), `/system/df` (synthetic: sizes fixed by each container's hash;
+//! fixtures: `system_df.json`, 404 without one; `df_latency` delays it alone),
+//! `/services`, `/tasks`, `/nodes` (counted as `swarm`; fixtures: `swarm/*.json`,
+//! filters not applied; without them a 503 "not a swarm manager", as the daemon).
+//! Unknown paths: 404. Any other method: 405, counted in `non_get`.
 //! In fixtures mode `/version`, `/info` and the bodies are served as recorded, whatever
 //! the flags say.
 //!
@@ -73,14 +77,14 @@
 //!   "exitCode":1,"attributes":{}}`. The state change is applied (synthetic: start, die,
 //!   pause, unpause, restart, oom, `health_status: X`, destroy, create of a new name;
 //!   fixtures: destroy only) and the event is kept in history and pushed to open streams.
-//! * `POST /_sim/fault` `{"endpoint":"list|inspect|stats|info|version|ping|events|other|any",
+//! * `POST /_sim/fault` `{"endpoint":"list|inspect|stats|info|version|ping|events|df|swarm|other|any",
 //!   "kind":"status500|hang|garbage|close|huge","count":N}` (no count = until cleared): a 500,
 //!   no answer ever, a 200 whose body is not JSON, a dropped connection, or a 200
 //!   whose JSON body is 17 MiB long (past the exporter's cap on one answer). On
 //!   `events`, `close` and `garbage` act at once on the open streams (and on the next
 //!   `count` subscriptions only if a count is given). It answers `{"ok":true,"open_streams":N}`.
 //!   `POST /_sim/clear-faults`.
-//! * `POST /_sim/set` `{"latency":"5ms","stats_tick":"1s","two_sample_delay":"1s","event_skew":"50us","event_rate":"0","churn_per_sec":"0"}`.
+//! * `POST /_sim/set` `{"latency":"5ms","stats_tick":"1s","two_sample_delay":"1s","df_latency":"30s","event_skew":"50us","event_rate":"0","churn_per_sec":"0"}`.
 //!
 //! Like the daemon, `/events?since=` replays the kept events by walking back from
 //! the newest and stopping at the first one stamped before `since`; so with

@@ -378,7 +378,7 @@ async fn calls_are_counted_and_writes_rejected() {
     assert_eq!(calls["total"], 6);
     assert_eq!(
         calls["by_endpoint"],
-        json!({"ping": 1, "version": 0, "info": 0, "list": 1, "inspect": 2, "stats": 1, "events": 0, "other": 1})
+        json!({"ping": 1, "version": 0, "info": 0, "list": 1, "inspect": 2, "stats": 1, "events": 0, "df": 0, "swarm": 0, "other": 1})
     );
     assert_eq!(calls["non_get"], 0);
 
@@ -843,8 +843,8 @@ async fn recorded_fixture_sets_are_served() {
     sets.sort();
     assert_eq!(
         sets.len(),
-        2,
-        "the two recorded sets under {}: {sets:?}",
+        3,
+        "the three recorded sets under {}: {sets:?}",
         root.display()
     );
     for set in sets {
@@ -880,6 +880,20 @@ async fn recorded_fixture_sets_are_served() {
             .get(&format!("/v{api}/events?since=0&until={}", now_secs()))
             .await;
         assert_eq!(r.body, file("events.jsonl"), "{}", set.display());
+        // The optional answers: as recorded when present, else the daemon's
+        // "not found" (no df) and "not a manager" (no swarm files).
+        let df = sim.get(&format!("/v{api}/system/df")).await;
+        match std::fs::read(set.join("system_df.json")) {
+            Ok(body) => assert_eq!(df.body, body, "{}", set.display()),
+            Err(_) => assert_eq!(df.status, 404, "{}", set.display()),
+        }
+        for what in ["services", "tasks", "nodes"] {
+            let r = sim.get(&format!("/v{api}/{what}")).await;
+            match std::fs::read(set.join(format!("swarm/{what}.json"))) {
+                Ok(body) => assert_eq!(r.body, body, "{}", set.display()),
+                Err(_) => assert_eq!(r.status, 503, "{what} of {}", set.display()),
+            }
+        }
     }
 }
 

@@ -23,15 +23,25 @@ pub enum Collector {
     Stats,
     /// The event stream: event counters, and container changes between cycles.
     Events,
+    /// `GET /system/df` (opt-in: the engine walks its filesystems for it):
+    /// `docker_disk_*`, `docker_volume_usage_bytes`, `container_fs_usage_bytes`.
+    /// A task of its own, on its own interval and timeout.
+    Disk,
+    /// On a Swarm manager only (`/info` `Swarm.ControlAvailable`, read by the
+    /// periodic cycle): `/services`, `/tasks`, `/nodes` → `docker_swarm_*`.
+    /// A task of its own, on its own interval (default: the cycle's).
+    Swarm,
 }
 
 impl Collector {
     /// Every collector.
-    pub const ALL: [Collector; 4] = [
+    pub const ALL: [Collector; 6] = [
         Collector::Engine,
         Collector::Containers,
         Collector::Stats,
         Collector::Events,
+        Collector::Disk,
+        Collector::Swarm,
     ];
 
     /// The `collector` label.
@@ -41,15 +51,29 @@ impl Collector {
             Collector::Containers => "containers",
             Collector::Stats => "stats",
             Collector::Events => "events",
+            Collector::Disk => "disk",
+            Collector::Swarm => "swarm",
         }
     }
 
-    /// Whether it runs without being asked for (every collector so far).
+    /// Whether it runs without being asked for.
     pub const fn enabled_by_default(self) -> bool {
         match self {
-            Collector::Engine | Collector::Containers | Collector::Stats | Collector::Events => {
-                true
-            }
+            Collector::Engine
+            | Collector::Containers
+            | Collector::Stats
+            | Collector::Events
+            | Collector::Swarm => true,
+            Collector::Disk => false,
+        }
+    }
+
+    /// Whether it runs with this configuration.
+    pub fn enabled(self, config: &Config) -> bool {
+        match self {
+            Collector::Disk => config.disk.enabled,
+            Collector::Swarm => !config.swarm.disabled,
+            _ => self.enabled_by_default(),
         }
     }
 
@@ -61,6 +85,8 @@ impl Collector {
                 Some(config.collect_interval)
             }
             Collector::Events => None,
+            Collector::Disk => Some(config.disk.interval),
+            Collector::Swarm => Some(config.swarm.interval.unwrap_or(config.collect_interval)),
         }
     }
 }
@@ -72,9 +98,36 @@ mod tests {
     #[test]
     fn names_are_the_served_labels() {
         let names: Vec<&str> = Collector::ALL.iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["engine", "containers", "stats", "events"]);
-        assert!(Collector::ALL.iter().all(|c| c.enabled_by_default()));
+        assert_eq!(
+            names,
+            ["engine", "containers", "stats", "events", "disk", "swarm"]
+        );
         let config = Config::try_from_args(["docker_exporter", "--collect.interval=2s"]).unwrap();
+        let on: Vec<&str> = Collector::ALL
+            .iter()
+            .filter(|c| c.enabled(&config))
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(on, ["engine", "containers", "stats", "events", "swarm"]);
+        assert_eq!(
+            Collector::Swarm.interval(&config),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            Collector::Disk.interval(&config),
+            Some(Duration::from_secs(300))
+        );
+        let disk = Config::try_from_args([
+            "docker_exporter",
+            "--collector.disk",
+            "--collector.disk.interval=1m",
+        ])
+        .unwrap();
+        assert!(Collector::Disk.enabled(&disk));
+        assert_eq!(
+            Collector::Disk.interval(&disk),
+            Some(Duration::from_secs(60))
+        );
         assert_eq!(
             Collector::Stats.interval(&config),
             Some(Duration::from_secs(2))

@@ -4,15 +4,19 @@
 //! working state and the published snapshot. The periodic [`run`] loop asks
 //! the engine, containers and stats collectors for one cycle's results and
 //! applies them in one update, so a snapshot never mixes two cycles. The event
-//! stream (see [`events`]) applies single-container changes in between.
+//! stream (see [`events`]) applies single-container changes in between; the
+//! opt-in [`disk`] collector and the [`swarm`] collector run as tasks of
+//! their own, on their own intervals.
 
 mod collector;
 mod containers;
+pub mod disk;
 mod engine;
 pub mod events;
 mod log_once;
 mod stats;
 mod store;
+pub mod swarm;
 
 pub use collector::Collector;
 pub(crate) use log_once::LogOnce;
@@ -127,6 +131,37 @@ pub(crate) async fn cycle(
         w.collected_at = crate::snapshot::now_unix();
     });
     true
+}
+
+/// Times one engine read of a collector that keeps its last answer (disk,
+/// swarm), logging its failure once (`what` names it) and its recovery.
+pub(crate) async fn timed<T>(
+    log: &mut LogOnce,
+    what: &'static str,
+    read: impl std::future::Future<Output = Result<T, crate::docker::Error>>,
+) -> Outcome<Result<T, crate::docker::Error>> {
+    let started = Instant::now();
+    let result = read.await;
+    match &result {
+        Ok(_) => {
+            if log.clear(what) {
+                tracing::info!("{what} answers again");
+            }
+        }
+        Err(e) => {
+            if log.first(what) {
+                tracing::warn!(error = %e, "{what} failed; serving its last answer");
+            } else {
+                tracing::debug!(error = %e, "{what} still fails");
+            }
+        }
+    }
+    let errors = result.is_err() as u64;
+    Outcome {
+        result,
+        took: started.elapsed(),
+        errors,
+    }
 }
 
 /// One collector's output for a cycle.

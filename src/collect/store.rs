@@ -5,7 +5,7 @@
 
 use super::Collector;
 use crate::snapshot::{
-    CollectorStatus, Container, ContainerEntry, Engine, EventCounts, Snapshot, Stats,
+    CollectorStatus, Container, ContainerEntry, Disk, Engine, EventCounts, Snapshot, Stats, Swarm,
 };
 use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
@@ -59,6 +59,10 @@ pub(crate) struct Working {
     pub generation: u64,
     /// Container id → generation of the last event-driven change (or removal).
     pub touched: HashMap<String, u64>,
+    /// The `disk` collector's last answer, kept until its next one.
+    pub disk: Option<Arc<Disk>>,
+    /// The `swarm` collector's last answer; `None` off a manager.
+    pub swarm: Option<Arc<Swarm>>,
 }
 
 impl Working {
@@ -104,6 +108,8 @@ impl Working {
             collectors: self.collectors.clone(),
             event_stream_reconnects: self.event_stream_reconnects,
             events_connected: self.events_stream.is_some(),
+            disk: self.disk.clone(),
+            swarm: self.swarm.clone(),
         }
     }
 }

@@ -369,10 +369,7 @@ impl Client {
     }
 
     fn timed_out(&self, path: &str) -> Error {
-        Error::Timeout {
-            path: path.to_string(),
-            timeout: self.timeout,
-        }
+        timed_out(path, self.timeout)
     }
 
     /// GET a versioned path and decode its JSON; `Ok(None)` on 404.
@@ -386,9 +383,19 @@ impl Client {
         path: &str,
         limit: usize,
     ) -> Result<Option<T>, Error> {
+        self.get_json_within(path, limit, self.timeout).await
+    }
+
+    /// [`Client::get_json_capped`] with its own `timeout` instead of the client's.
+    async fn get_json_within<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<Option<T>, Error> {
         let version = self.api_version().await?;
         let full = format!("/v{version}{path}");
-        tokio::time::timeout(self.timeout, async {
+        tokio::time::timeout(timeout, async {
             let resp = self.send(ReadMethod::Get, &full).await?;
             if resp.status() == StatusCode::NOT_FOUND {
                 return Ok(None);
@@ -403,7 +410,7 @@ impl Client {
                 })
         })
         .await
-        .map_err(|_| self.timed_out(path))?
+        .map_err(|_| timed_out(path, timeout))?
     }
 
     async fn get_required<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
@@ -418,11 +425,7 @@ impl Client {
     ) -> Result<T, Error> {
         self.get_json_capped(path, limit)
             .await?
-            .ok_or_else(|| Error::Status {
-                path: path.to_string(),
-                status: 404,
-                message: "not found".into(),
-            })
+            .ok_or_else(|| not_found(path))
     }
 
     pub async fn version(&self) -> Result<types::Version, Error> {
@@ -458,6 +461,36 @@ impl Client {
             .await
     }
 
+    /// `GET /system/df`, under its own `timeout`: the engine walks every
+    /// writable layer and volume for it, which can take minutes on a big host.
+    pub async fn system_df(&self, timeout: Duration) -> Result<types::SystemDf, Error> {
+        let path = "/system/df";
+        self.get_json_within(path, MAX_LIST_BYTES, timeout)
+            .await?
+            .ok_or_else(|| not_found(path))
+    }
+
+    /// `GET /services?status=true` (a Swarm manager only).
+    pub async fn services(&self) -> Result<Vec<types::Service>, Error> {
+        self.get_required_capped("/services?status=true", MAX_LIST_BYTES)
+            .await
+    }
+
+    /// `GET /tasks` whose desired state is `running` (the ones that count
+    /// as replicas; finished and shut-down tasks are left out).
+    pub async fn tasks(&self) -> Result<Vec<types::Task>, Error> {
+        self.get_required_capped(
+            "/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D",
+            MAX_LIST_BYTES,
+        )
+        .await
+    }
+
+    /// `GET /nodes` (a Swarm manager only).
+    pub async fn nodes(&self) -> Result<Vec<types::Node>, Error> {
+        self.get_required_capped("/nodes", MAX_LIST_BYTES).await
+    }
+
     /// Opens `GET /events`, from `since` (Unix seconds and nanoseconds) when
     /// given. The timeout covers the answer's headers only: the stream itself
     /// may be quiet for hours.
@@ -475,6 +508,21 @@ impl Client {
         .await
         .map_err(|_| self.timed_out(&path))??;
         Ok(EventStream::new(resp.into_body(), path))
+    }
+}
+
+fn timed_out(path: &str, timeout: Duration) -> Error {
+    Error::Timeout {
+        path: path.to_string(),
+        timeout,
+    }
+}
+
+fn not_found(path: &str) -> Error {
+    Error::Status {
+        path: path.to_string(),
+        status: 404,
+        message: "not found".into(),
     }
 }
 

@@ -41,6 +41,7 @@ pub struct Info {
     pub kernel_version: Option<String>,
     pub architecture: Option<String>,
     pub server_version: Option<String>,
+    pub swarm: Option<SwarmInfo>,
 }
 
 /// One entry of `GET /containers/json`.
@@ -228,4 +229,192 @@ pub struct Actor {
     pub id: Option<String>,
     #[serde(rename = "Attributes")]
     pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// `GET /system/df`: what the engine holds on disk. Sizes the engine has not
+/// computed are `-1` (volumes) or absent; `SizeRw` is left out when 0.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SystemDf {
+    pub layers_size: Option<i64>,
+    pub images: Option<Vec<DfImage>>,
+    pub containers: Option<Vec<DfContainer>>,
+    pub volumes: Option<Vec<DfVolume>>,
+    pub build_cache: Option<Vec<DfBuildCache>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfImage {
+    pub size: Option<i64>,
+    /// Older engines' name for `Size` (the same number since API 1.41).
+    pub virtual_size: Option<i64>,
+    pub shared_size: Option<i64>,
+    pub containers: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfContainer {
+    pub id: String,
+    pub state: Option<String>,
+    pub size_rw: Option<i64>,
+    pub size_root_fs: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfVolume {
+    pub name: Option<String>,
+    pub usage_data: Option<VolumeUsage>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeUsage {
+    pub size: Option<i64>,
+    pub ref_count: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DfBuildCache {
+    pub size: Option<i64>,
+    pub in_use: Option<bool>,
+    pub shared: Option<bool>,
+}
+
+/// `Swarm` of `GET /info`: whether this node can answer the Swarm API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SwarmInfo {
+    pub local_node_state: Option<String>,
+    /// True on a manager: `/services`, `/tasks` and `/nodes` answer.
+    pub control_available: Option<bool>,
+}
+
+/// One entry of `GET /services?status=true`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Service {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub spec: Option<ServiceSpec>,
+    pub update_status: Option<UpdateStatus>,
+    /// API 1.41 and later, with `status=true`: the engine's own counts.
+    pub service_status: Option<ServiceStatus>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceSpec {
+    pub name: Option<String>,
+    pub task_template: Option<TaskTemplate>,
+    pub mode: Option<ServiceMode>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TaskTemplate {
+    pub container_spec: Option<ContainerSpec>,
+    pub placement: Option<Placement>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerSpec {
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Placement {
+    pub constraints: Option<Vec<String>>,
+}
+
+/// One of its fields is set: the service's mode.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceMode {
+    pub replicated: Option<Replicated>,
+    pub global: Option<serde::de::IgnoredAny>,
+    pub replicated_job: Option<serde::de::IgnoredAny>,
+    pub global_job: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Replicated {
+    pub replicas: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateStatus {
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceStatus {
+    pub running_tasks: Option<u64>,
+    pub desired_tasks: Option<u64>,
+}
+
+/// One entry of `GET /tasks`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Task {
+    #[serde(rename = "ServiceID")]
+    pub service_id: Option<String>,
+    #[serde(rename = "NodeID")]
+    pub node_id: Option<String>,
+    pub desired_state: Option<String>,
+    pub status: Option<TaskStatus>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TaskStatus {
+    pub state: Option<String>,
+}
+
+/// One entry of `GET /nodes`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Node {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub spec: Option<NodeSpec>,
+    pub description: Option<NodeDescription>,
+    pub status: Option<NodeStatus>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeSpec {
+    pub role: Option<String>,
+    pub availability: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeDescription {
+    pub hostname: Option<String>,
+    pub platform: Option<NodePlatform>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodePlatform {
+    #[serde(rename = "OS")]
+    pub os: Option<String>,
+    pub architecture: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeStatus {
+    pub state: Option<String>,
 }

@@ -4,9 +4,11 @@
 
 use super::{Family, Labels, Value};
 use crate::snapshot::{
-    BlockDevice, Container, ContainerEntry, Health, Network, Snapshot, State, Stats,
+    BlockDevice, Container, ContainerDisk, ContainerEntry, DiskType, Health, Network, Snapshot,
+    State, Stats, UPDATE_STATES,
 };
 use prometheus_client::metrics::MetricType;
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 
 /// HELP text of a family whose values come from the collection, saying so.
@@ -300,6 +302,12 @@ const DEVICES: [Row<BlockDevice>; 4] = [
     ),
 ];
 
+#[rustfmt::skip]
+const CONTAINER_SIZES: [Row<ContainerDisk>; 2] = [
+    (MetricType::Gauge, "docker_container_size_rw_bytes", "Size of the container's writable layer in bytes (GET /system/df SizeRw, from the latest disk collection)", |d| Some(d.size_rw.into())),
+    (MetricType::Gauge, "docker_container_size_root_fs_bytes", "Size of the container's root filesystem, image included, in bytes (GET /system/df SizeRootFs, from the latest disk collection)", |d| d.size_root_fs.map(Value::from)),
+];
+
 /// Every family of one snapshot, in order, each handed to `sink` in turn.
 pub fn families<'a>(
     s: &'a Snapshot,
@@ -325,6 +333,8 @@ pub fn families<'a>(
     spec_families(&mut out, &containers);
     resource_families(&mut out, &containers);
     event_families(&mut out, s, &containers);
+    disk_families(&mut out, s, &containers);
+    swarm_families(&mut out, s);
     exporter_families(&mut out, s);
     out.flush();
     out.result
@@ -562,6 +572,141 @@ fn event_families<'a>(
             vec![("type", kind.as_str()), ("action", action.as_str())],
             *n,
         );
+    }
+}
+
+/// The `disk` collector's last answer, joined to the containers the snapshot
+/// knows (a container removed since loses its series with its other ones).
+fn disk_families<'a>(
+    out: &mut Emitter<'a, '_>,
+    s: &'a Snapshot,
+    containers: &[ContainerLabels<'a>],
+) {
+    let Some(disk) = &s.disk else { return };
+    let f = out.gauge(
+        "docker_disk_usage_bytes",
+        "Bytes the engine holds on disk, by type, as docker system df counts them (from the latest disk collection)",
+    );
+    for (t, u) in DiskType::ALL.iter().zip(&disk.by_type) {
+        f.push(vec![("type", t.as_str())], u.usage);
+    }
+    let f = out.gauge(
+        "docker_disk_reclaimable_bytes",
+        "Bytes docker system prune could free, by type, as docker system df counts them (from the latest disk collection)",
+    );
+    for (t, u) in DiskType::ALL.iter().zip(&disk.by_type) {
+        f.push(vec![("type", t.as_str())], u.reclaimable);
+    }
+    let f = out.gauge(
+        "docker_volume_usage_bytes",
+        "Size of a named volume in bytes, when the engine reports it (from the latest disk collection)",
+    );
+    for (name, bytes) in &disk.volumes {
+        f.push(vec![("volume", name.as_str())], *bytes);
+    }
+    // cAdvisor's `device` is the block device under the writable layer, which
+    // the Engine API does not tell; the storage driver holding it stands in.
+    let device = s
+        .engine
+        .as_deref()
+        .map_or("", |e| e.storage_driver.as_str());
+    let f = out.gauge(
+        "container_fs_usage_bytes",
+        "Number of bytes that are consumed by the container's writable layer (from the latest disk collection)",
+    );
+    for l in live(containers) {
+        if let Some(d) = disk.containers.get(&l.entry.container.id) {
+            f.push(l.base_with("device", device), d.size_rw);
+        }
+    }
+    let items: Vec<_> = containers
+        .iter()
+        .filter_map(|l| {
+            let d = disk.containers.get(&l.entry.container.id)?;
+            Some((l.name.clone(), d))
+        })
+        .collect();
+    table(out, &CONTAINER_SIZES, &items);
+    out.gauge(
+        "docker_disk_collected_timestamp_seconds",
+        "Unix time of the GET /system/df answer the disk families show",
+    )
+    .push(vec![], disk.collected_at);
+}
+
+/// Services and nodes of a Swarm manager (nothing elsewhere).
+fn swarm_families<'a>(out: &mut Emitter<'a, '_>, s: &'a Snapshot) {
+    let Some(swarm) = &s.swarm else { return };
+    let services = &swarm.services;
+    let f = out.gauge(
+        "docker_swarm_service_replicas_desired",
+        "Replicas the Swarm service should run: its replicas, or the eligible nodes of a global one",
+    );
+    for sv in services {
+        f.push(
+            vec![("service", sv.name.as_str()), ("mode", sv.mode)],
+            sv.desired,
+        );
+    }
+    let f = out.gauge(
+        "docker_swarm_service_replicas_running",
+        "Tasks of the Swarm service that run and should",
+    );
+    for sv in services {
+        f.push(
+            vec![("service", sv.name.as_str()), ("mode", sv.mode)],
+            sv.running,
+        );
+    }
+    let f = out.gauge(
+        "docker_swarm_service_info",
+        "1 for every Swarm service, with its mode and image",
+    );
+    for sv in services {
+        f.push(
+            vec![
+                ("service", sv.name.as_str()),
+                ("mode", sv.mode),
+                ("image", sv.image.as_str()),
+            ],
+            1i64,
+        );
+    }
+    let f = out.gauge(
+        "docker_swarm_service_update_state",
+        "1 for the Swarm service's rolling-update state, 0 for the others (all 0 before any update)",
+    );
+    for sv in services {
+        for state in UPDATE_STATES {
+            f.push(
+                vec![("service", sv.name.as_str()), ("state", state)],
+                sv.update_state.as_deref() == Some(state),
+            );
+        }
+    }
+    let f = out.gauge(
+        "docker_swarm_node_info",
+        "1 for every Swarm node, with its role, availability and state",
+    );
+    let mut by_role_state: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for n in &swarm.nodes {
+        f.push(
+            vec![
+                ("node_id", n.id.as_str()),
+                ("hostname", n.hostname.as_str()),
+                ("role", n.role.as_str()),
+                ("availability", n.availability.as_str()),
+                ("state", n.state.as_str()),
+            ],
+            1i64,
+        );
+        *by_role_state
+            .entry((n.role.as_str(), n.state.as_str()))
+            .or_default() += 1;
+    }
+    let f = out.gauge("docker_swarm_nodes", "Swarm nodes by role and state");
+    for ((role, state), n) in by_role_state {
+        f.push(vec![("role", role), ("state", state)], n);
     }
 }
 

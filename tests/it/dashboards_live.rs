@@ -100,7 +100,8 @@ const CADVISOR_QUERIES: [(&str, bool); 27] = [
     (r#"time() - container_last_seen{name=~".+"} > 60"#, false),
     (r#"container_memory_failcnt"#, false),
     (r#"container_memory_failcnt_total"#, true),
-    (r#"sum by (name) (container_fs_usage_bytes)"#, false),
+    // Served by the disk collector (`--collector.disk`, on in this test).
+    (r#"sum by (name) (container_fs_usage_bytes)"#, true),
     (r#"container_cpu_load_average_10s"#, false),
     (r#"cadvisor_version_info"#, false),
 ];
@@ -171,6 +172,8 @@ async fn every_panel_query_and_rule_against_a_real_prometheus() {
     let exporter = Exporter::start(&[
         &format!("--docker.host=unix://{}", sock.display()),
         "--collect.interval=1s",
+        "--collector.disk",
+        "--collector.disk.interval=5s",
     ])
     .await;
     let instance = exporter.addr.to_string();

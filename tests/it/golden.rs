@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Replaces what changes from run to run (durations, the snapshot's time,
 /// the build) with placeholders.
-fn normalise(body: &str) -> String {
+pub(crate) fn normalise(body: &str) -> String {
     body.lines()
         .map(|line| {
             if line.starts_with("docker_exporter_collector_duration_seconds{")
@@ -25,6 +25,58 @@ fn normalise(body: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
+}
+
+/// Compares `got` with `tests/golden/<name>.prom` (rewrites it first under
+/// `UPDATE_GOLDEN`).
+pub(crate) fn check(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.prom"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, got).unwrap();
+        eprintln!("rewrote {}", path.display());
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (make it with UPDATE_GOLDEN=1)", path.display()));
+    if got != want {
+        let diff: Vec<String> = want
+            .lines()
+            .zip(got.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("- {a}\n+ {b}"))
+            .collect();
+        panic!(
+            "/metrics differs from {} ({} vs {} lines):\n{}",
+            path.display(),
+            want.lines().count(),
+            got.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+/// The lines of `body` (HELP and TYPE included) of the series whose name,
+/// or name and labels, start with one of `prefixes`, normalised; a
+/// `*_timestamp_seconds` value becomes `<varies>`.
+pub(crate) fn subset(body: &str, prefixes: &[&str]) -> String {
+    let kept: Vec<String> = body
+        .lines()
+        .filter(|l| {
+            let series = l
+                .strip_prefix("# HELP ")
+                .or_else(|| l.strip_prefix("# TYPE "))
+                .unwrap_or(l);
+            prefixes.iter().any(|p| series.starts_with(p))
+        })
+        .map(|l| match l.split_once("_timestamp_seconds ") {
+            Some((series, _)) if !l.starts_with('#') => {
+                format!("{series}_timestamp_seconds <varies>")
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    normalise(&kept.join("\n"))
 }
 
 async fn golden(set: &str) {
@@ -71,31 +123,7 @@ async fn golden(set: &str) {
         count(&om),
         "{set}: text and OpenMetrics series"
     );
-    let got = normalise(&m.body);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{set}.prom"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &got).unwrap();
-        eprintln!("rewrote {}", path.display());
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (make it with UPDATE_GOLDEN=1)", path.display()));
-    if got != want {
-        let diff: Vec<String> = want
-            .lines()
-            .zip(got.lines())
-            .filter(|(a, b)| a != b)
-            .take(10)
-            .map(|(a, b)| format!("- {a}\n+ {b}"))
-            .collect();
-        panic!(
-            "/metrics differs from {} ({} vs {} lines):\n{}",
-            path.display(),
-            want.lines().count(),
-            got.lines().count(),
-            diff.join("\n")
-        );
-    }
+    check(set, &normalise(&m.body));
     exporter.stop().await;
 }
 
@@ -107,4 +135,56 @@ async fn golden_engine_20_10_cgroup_v1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_engine_25_cgroup_v2() {
     golden("engine-25-cgroupv2").await;
+}
+
+/// A Swarm manager's answers (recorded by `tests/swarm.rs`): the
+/// `docker_swarm_*` families.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_swarm_manager() {
+    let sim = Sim::start(&["--fixtures", fixtures("swarm-20.10").to_str().unwrap()]);
+    let exporter = Exporter::start(&[
+        &sim.host(),
+        "--collect.interval=200ms",
+        "--collector.swarm.interval=200ms",
+    ])
+    .await;
+    let m = exporter
+        .wait_for(Duration::from_secs(20), "the swarm families", |m| {
+            m.has_family("docker_swarm_service_replicas_desired")
+        })
+        .await;
+    promtool_check(&m.body);
+    exposition::parse(&m.body, Syntax::Text).unwrap();
+    let services = m.find("docker_swarm_service_info", &[]);
+    assert_eq!(services.len(), 2, "{}", m.body);
+    for (series, _) in services {
+        let name = Metrics::label(series, "service").unwrap();
+        let want = if name.ends_with("-web") { 3.0 } else { 1.0 };
+        assert_eq!(
+            m.get(
+                "docker_swarm_service_replicas_desired",
+                &[("service", name)]
+            ),
+            Some(want)
+        );
+        assert_eq!(
+            m.get(
+                "docker_swarm_service_replicas_running",
+                &[("service", name)]
+            ),
+            Some(want)
+        );
+    }
+    check(
+        "swarm-20.10",
+        &subset(
+            &m.body,
+            &[
+                "docker_swarm_",
+                "docker_exporter_collector_success{collector=\"swarm\"}",
+                "docker_exporter_collector_errors_total{collector=\"swarm\"}",
+            ],
+        ),
+    );
+    exporter.stop().await;
 }

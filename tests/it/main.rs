@@ -3,6 +3,7 @@
 mod dashboards;
 mod dashboards_live;
 mod deploy;
+mod disk;
 mod escaping;
 mod events;
 mod exposition;
