@@ -219,12 +219,24 @@ const HEALTH_STATES = [
 
 // ---- layout ----------------------------------------------------------------
 
-/** Places panels left to right in rows of 24 columns; ids in order. */
-function layout(panels) {
+/**
+ * A collapsed row holding `panels`. Grafana runs a collapsed row's queries only
+ * when it is opened; classic dashboards cannot hide a row whose series are
+ * absent (a row repeated over an empty variable is still drawn once), so a row
+ * that only some hosts fill is collapsed instead.
+ */
+function row(title, panels) {
+  return { row: true, title, panels };
+}
+
+/** Places panels left to right in rows of 24 columns; ids in order. A
+ * collapsed row starts a new line; its panels sit below it and take no room. */
+function layout(entries) {
+  let id = 0;
   let x = 0;
   let y = 0;
   let rowH = 0;
-  return panels.map((p, i) => {
+  const place = (p) => {
     const [w, h] = p.size;
     if (x + w > 24) {
       x = 0;
@@ -232,12 +244,36 @@ function layout(panels) {
       rowH = 0;
     }
     const { size, transformations, ...rest } = p;
-    const out = { id: i + 1, gridPos: { h, w, x, y }, ...rest };
+    const out = { id: ++id, gridPos: { h, w, x, y }, ...rest };
     if (transformations) out.transformations = transformations;
     x += w;
     rowH = Math.max(rowH, h);
     return out;
-  });
+  };
+  const out = [];
+  for (const e of entries) {
+    if (!e.row) {
+      out.push(place(e));
+      continue;
+    }
+    y += rowH;
+    x = 0;
+    rowH = 0;
+    const r = { id: ++id, type: 'row', title: e.title, collapsed: true, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] };
+    y += 1;
+    const below = y;
+    r.panels = e.panels.map(place);
+    y = below;
+    x = 0;
+    rowH = 0;
+    out.push(r);
+  }
+  return out;
+}
+
+/** Every panel that queries: the top-level ones and those inside rows. */
+function queryPanels(panels) {
+  return panels.flatMap((p) => (p.type === 'row' ? p.panels : [p]));
 }
 
 function dashboard({ uid, title, description, tags, panels, links = [] }) {
@@ -362,6 +398,23 @@ const overview = dashboard({
     timeseries('Top containers by writable layer', 'The 10 selected containers with the largest writable layer (container_fs_usage_bytes, cAdvisor\'s storage figure). Needs --collector.disk.', 'bytes',
       [q(`topk(10, max by (job, instance, name) (container_fs_usage_bytes{${CONT}}))`, '{{name}} ({{instance}})')],
       [12, 8]),
+    row('Swarm (on a Swarm manager; collapsed: no query until opened)', [
+      timeseries('Swarm service replicas', 'Running replicas against the desired count of each service (docker_swarm_service_replicas_running, docker_swarm_service_replicas_desired). In the collapsed Swarm row: the swarm collector serves these on a Swarm manager only.', 'none',
+        [
+          q(`max by (service, mode) (docker_swarm_service_replicas_running{${HOST}})`, '{{service}} running'),
+          q(`max by (service, mode) (docker_swarm_service_replicas_desired{${HOST}})`, '{{service}} desired'),
+        ],
+        [12, 8]),
+      timeseries('Swarm services below their desired replicas', 'Replicas missing per service (docker_swarm_service_replicas_desired - docker_swarm_service_replicas_running, when above 0); empty while every service is complete. In the collapsed Swarm row.', 'none',
+        [q(`max by (service, mode) (docker_swarm_service_replicas_desired{${HOST}}) - max by (service, mode) (docker_swarm_service_replicas_running{${HOST}}) > 0`, '{{service}} missing')],
+        [12, 8]),
+      timeseries('Swarm nodes by role and state', 'Nodes of the swarm by role (manager, worker) and state (ready, down, ...) as the manager sees them (docker_swarm_nodes). In the collapsed Swarm row.', 'none',
+        [q(`max by (role, state) (docker_swarm_nodes{${HOST}})`, '{{role}} {{state}}')],
+        [12, 8]),
+      timeseries('Swarm rolling updates', 'The rolling-update state of each service (docker_swarm_service_update_state, one series per state, 1 for the current one). In the collapsed Swarm row.', 'none',
+        [q(`max by (service, state) (docker_swarm_service_update_state{${HOST}}) == 1`, '{{service}} {{state}}')],
+        [12, 8]),
+    ]),
   ],
 });
 
@@ -519,7 +572,7 @@ if (process.argv.includes('--panels-md')) {
   for (const [file, d] of Object.entries(out)) {
     console.log(`### ${d.title} — \`${file}\` (uid \`${d.uid}\`)\n\n${d.description}\n`);
     console.log('| panel | type, unit | query | what it shows |\n|---|---|---|---|');
-    for (const p of d.panels) {
+    for (const p of queryPanels(d.panels)) {
       const queries = p.targets.map((t) => '`' + t.expr.split(/\s+/).join(' ').replaceAll('|', '\\|') + '`').join('<br>');
       console.log(`| ${p.title} | ${p.type}, \`${p.fieldConfig.defaults.unit}\` | ${queries} | ${p.description.replaceAll('|', '\\|')} |`);
     }

@@ -50,7 +50,9 @@ for (const file of files) {
     panelImports +
     `import type { Json } from '../json';\n` +
     `export const dashboard: Json<Dashboard> = ${JSON.stringify(dash, null, 2)};\n`;
-  for (const p of dash.panels ?? []) {
+  // A row's own fields are checked by the Dashboard type; its panels here.
+  const panels = (dash.panels ?? []).flatMap((p) => (p.type === 'row' ? p.panels ?? [] : [p]));
+  for (const p of panels) {
     const [name, custom] = PANEL_TYPES[p.type] ?? [];
     if (!name) {
       console.error(`${file}: panel ${p.id} (${p.title}) has type ${p.type}, which this check does not know`);

@@ -51,10 +51,24 @@ pub struct PanelQuery {
     pub expr: String,
 }
 
+/// The panels of `dashboard` that query: the top-level ones and those inside
+/// (collapsed) rows.
+pub fn query_panels(dashboard: &Value) -> Vec<&Value> {
+    dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| match p["type"].as_str() {
+            Some("row") => p["panels"].as_array().unwrap().iter().collect(),
+            _ => vec![p],
+        })
+        .collect()
+}
+
 /// Every target expression of every panel of `dashboard`.
 pub fn panel_queries(file: &str, dashboard: &Value) -> Vec<PanelQuery> {
     let mut out = Vec::new();
-    for p in dashboard["panels"].as_array().unwrap() {
+    for p in query_panels(dashboard) {
         for t in p["targets"].as_array().into_iter().flatten() {
             out.push(PanelQuery {
                 dashboard: file.to_string(),
@@ -262,10 +276,32 @@ fn dashboards_have_the_required_structure() {
                 .starts_with("label_values("));
         }
 
-        // Panels.
-        let panels = d["panels"].as_array().unwrap();
-        assert!(!panels.is_empty());
+        // Rows: collapsed (their panels query nothing until opened), titled,
+        // a line of their own.
         let mut ids = BTreeSet::new();
+        let mut all_positions = Vec::new();
+        for r in d["panels"].as_array().unwrap() {
+            if r["type"] == "row" {
+                assert_eq!(r["collapsed"], true, "{file}: row {}", r["title"]);
+                assert!(r["title"].as_str().is_some_and(|t| !t.is_empty()));
+                assert_eq!(r["gridPos"]["w"], 24);
+                assert!(ids.insert(r["id"].as_i64().unwrap()), "{file}: row id");
+                all_positions.push((r["title"].clone(), r["gridPos"].clone()));
+            }
+        }
+
+        // Panels.
+        let panels = query_panels(&d);
+        assert!(!panels.is_empty());
+        for p in &panels {
+            for (title, g) in &all_positions {
+                assert!(
+                    !overlaps(&p["gridPos"], g),
+                    "{file}: panel {} overlaps row {title}",
+                    p["title"]
+                );
+            }
+        }
         for (i, p) in panels.iter().enumerate() {
             let title = p["title"].as_str().unwrap_or("");
             let ctx = |what: &str| format!("{file}, panel {title:?}: {what}");
