@@ -291,7 +291,7 @@ fn dashboards_have_the_required_structure() {
         }
 
         // Panels.
-        let panels = query_panels(&d);
+        let panels = query_panels(d);
         assert!(!panels.is_empty());
         for p in &panels {
             for (title, g) in &all_positions {
