@@ -201,6 +201,24 @@ async fn api_version_negotiation() {
     exporter.stop().await;
 }
 
+/// Waits for the first reconnect and `total` events, then asserts exactly
+/// `total`: each event once, none lost, none counted twice.
+async fn reconnected_with(exporter: &Exporter, total: f64) -> Metrics {
+    let m = exporter
+        .wait_for(SOON, "the reconnect and the missed events", |m| {
+            m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
+                && events_total(m) >= total
+        })
+        .await;
+    assert_eq!(
+        events_total(&m),
+        total,
+        "each event once, none lost:\n{}",
+        m.body
+    );
+    m
+}
+
 fn events_total(m: &Metrics) -> f64 {
     m.find("docker_events_total", &[])
         .iter()
@@ -228,18 +246,7 @@ async fn event_stream_breaks_and_resumes_without_loss_or_double_count() {
     sim.post_event("sim-00001", "die").await;
     sim.post_event("sim-00001", "start").await;
     sim.post_event("sim-00002", "pause").await;
-    let m = exporter
-        .wait_for(SOON, "the reconnect and the missed events", |m| {
-            m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
-                && events_total(m) >= 5.0
-        })
-        .await;
-    assert_eq!(
-        events_total(&m),
-        5.0,
-        "each distinct event once:\n{}",
-        m.body
-    );
+    let m = reconnected_with(&exporter, 5.0).await;
     assert_eq!(
         m.get(
             "docker_container_state",
@@ -373,18 +380,7 @@ async fn events_out_of_stamp_order_are_each_counted_once_across_a_reconnect() {
     sim.break_event_streams().await;
     post_stamped(&sim, &c, "sim-00002", "pause", base + 8_500).await;
     post_stamped(&sim, &b, "sim-00001", "pause", base + 20_000).await;
-    let m = exporter
-        .wait_for(SOON, "the reconnect and both missed events", |m| {
-            m.get("docker_exporter_event_stream_reconnects_total", &[]) == Some(1.0)
-                && events_total(m) >= 8.0
-        })
-        .await;
-    assert_eq!(
-        events_total(&m),
-        8.0,
-        "no loss, no double count:\n{}",
-        m.body
-    );
+    let m = reconnected_with(&exporter, 8.0).await;
     assert_eq!(per_container(&m, "sim-00002", "pause"), Some(1.0));
     assert_eq!(per_container(&m, "sim-00001", "pause"), Some(1.0));
     assert_eq!(
