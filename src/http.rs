@@ -67,8 +67,8 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
     let body = match exposition.cached(format, gzip) {
         Some(body) => body,
         // Encoding a large snapshot takes milliseconds: tell the runtime, and
-        // stay on this worker thread (a blocking-pool thread would get its own
-        // malloc arena and keep the freed buffers).
+        // stay on this worker thread (a blocking-pool thread would keep its
+        // own allocator cache of the freed buffers).
         None => tokio::task::block_in_place(|| exposition.body(format, gzip)),
     };
     let mut response = (
