@@ -530,7 +530,16 @@ impl State {
         }
     }
 
+    /// The engine's name of a state. Podman's compatible API lets some of
+    /// its own through (seen: `stopping`, in list and inspect, while a stop
+    /// waits for its timeout); each is taken as the Docker state it is.
     pub fn parse(s: &str) -> Option<State> {
+        let s = match s {
+            "stopping" => "running",
+            "stopped" => "exited",
+            "configured" | "initialized" => "created",
+            s => s,
+        };
         State::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
@@ -1048,6 +1057,16 @@ mod tests {
             path(EngineKind::Podman, "systemd"),
             "/machine.slice/libpod-9b5385a6bd35.scope"
         );
+    }
+
+    #[test]
+    fn podman_states_are_docker_states() {
+        assert_eq!(State::parse("stopping"), Some(State::Running));
+        assert_eq!(State::parse("stopped"), Some(State::Exited));
+        assert_eq!(State::parse("initialized"), Some(State::Created));
+        assert_eq!(State::parse("configured"), Some(State::Created));
+        assert_eq!(State::parse("paused"), Some(State::Paused));
+        assert_eq!(State::parse("unknown"), None);
     }
 
     #[test]
