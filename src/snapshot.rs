@@ -225,7 +225,20 @@ impl Disk {
     pub fn from_wire(df: &types::SystemDf, collected_at: f64) -> Disk {
         let size = |n: Option<i64>| n.filter(|n| *n > 0).map_or(0, |n| n as u64);
         let images = df.images.as_deref().unwrap_or_default();
-        let image_total = size(df.layers_size);
+        // Podman sends `LayersSize` 0: then the images' unshared sizes, with
+        // the largest shared size once (the CLI's total when one base is shared).
+        let image_total = match size(df.layers_size) {
+            0 => {
+                let shared = |i: &types::DfImage| i.shared_size.filter(|n| *n > 0).unwrap_or(0);
+                let unshared = images
+                    .iter()
+                    .map(|i| size(i.size.or(i.virtual_size)).saturating_sub(shared(i) as u64))
+                    .fold(0, u64::saturating_add);
+                let base = images.iter().map(shared).max().unwrap_or(0) as u64;
+                unshared.saturating_add(base)
+            }
+            total => total,
+        };
         let used: u64 = images
             .iter()
             .filter(|i| i.containers.unwrap_or(0) > 0)
@@ -1307,6 +1320,18 @@ mod tests {
             "SizeRw left out: 0"
         );
         assert_eq!(d.collected_at, 5.0);
+        // Podman: `LayersSize` 0, so the images' own sizes (shared once).
+        let podman: types::SystemDf = serde_json::from_str(
+            r#"{"LayersSize": 0, "Images": [
+                {"Size": 2131669, "SharedSize": 0, "VirtualSize": 0, "Containers": 0},
+                {"Size": 500, "SharedSize": 200, "Containers": 1},
+                {"Size": 300, "SharedSize": 200, "Containers": 0}
+            ]}"#,
+        )
+        .unwrap();
+        let d = Disk::from_wire(&podman, 1.0);
+        assert_eq!(d.by_type[0].usage, 2131669 + 300 + 100 + 200);
+        assert_eq!(d.by_type[0].reclaimable, 2131669 + 300 + 100 + 200 - 300);
         // An answer with nothing in it is all zeros, not an error.
         let empty = Disk::from_wire(&types::SystemDf::default(), 1.0);
         assert_eq!(empty.by_type, [DiskUsage::default(); 4]);
