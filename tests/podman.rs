@@ -630,3 +630,38 @@ fn a_bad_container_host_names_the_flag() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--docker.host"), "{err}");
 }
+
+/// Podman answers the stats of a container that is not running with `200 OK`
+/// and an empty body: that is no sample, while a cut-off body stays an error.
+#[tokio::test]
+async fn an_empty_stats_answer_is_no_sample_and_a_cut_one_an_error() {
+    use docker_exporter::docker::{ApiVersion, Client, Endpoint};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = vec![0; 4096];
+            let n = conn.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let body = if request.contains("/containers/stopped/") {
+                ""
+            } else {
+                r#"{"read": "2026-12-07T12:46:16Z", "cpu_st"#
+            };
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(answer.as_bytes()).await;
+        }
+    });
+    let client = Client::new(
+        Endpoint::Tcp(addr.to_string()),
+        Duration::from_secs(5),
+        Some(ApiVersion(1, 41)),
+    );
+    assert!(matches!(client.stats("stopped", true).await, Ok(None)));
+    let cut = client.stats("cut", true).await;
+    assert!(cut.is_err(), "a cut-off body is an error: {cut:?}");
+}
