@@ -336,7 +336,11 @@ async fn real_podman_states_ids_resources_and_promtool() {
     health("healthy", "true");
     health("unhealthy", "false");
 
-    let exporter = p.exporter(&["--collect.interval=1s"]);
+    let exporter = p.exporter(&[
+        "--collect.interval=1s",
+        "--collector.disk",
+        "--collector.disk.interval=1s",
+    ]);
     let name = |short: &str| p.name(short);
     let m = exporter
         .wait_for(30, "every container and a stats sample", |m| {
@@ -511,6 +515,29 @@ async fn real_podman_states_ids_resources_and_promtool() {
         );
     }
     promtool_check(&m.body);
+
+    // Disk usage as `podman system df` adds it up (Podman's `LayersSize` is 0).
+    let df = p.cli(&["system", "df", "--format", "{{.Type}}|{{.RawSize}}"]);
+    let podman_df = |kind: &str| -> f64 {
+        df.lines()
+            .find_map(|l| l.strip_prefix(&format!("{kind}|")))
+            .unwrap_or_else(|| panic!("no {kind} in podman system df:\n{df}"))
+            .parse()
+            .unwrap()
+    };
+    let images = podman_df("Images");
+    assert!(images > 0.0, "{df}");
+    let m = exporter
+        .wait_for(10, "the disk collector", |m| {
+            m.get("docker_disk_usage_bytes", &[("type", "images")])
+                .is_some()
+        })
+        .await;
+    assert_eq!(
+        m.get("docker_disk_usage_bytes", &[("type", "images")]),
+        Some(images),
+        "{df}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
