@@ -516,6 +516,56 @@ async fn real_podman_states_ids_resources_and_promtool() {
     }
     promtool_check(&m.body);
 
+    // Podman's own `stopping` state (a stop waiting for its timeout: a
+    // sleeping PID 1 ignores SIGTERM) is served as running, not an error.
+    let stopping = name("stopping");
+    p.run("stopping", &[], &["sleep", "3600"]);
+    exporter
+        .wait_for(10, "the stopping container known", |m| {
+            m.get("docker_container_info", &[("name", &stopping)])
+                .is_some()
+        })
+        .await;
+    {
+        let (url, name) = (p.url(), stopping.clone());
+        std::thread::spawn(move || {
+            let _ = Command::new("podman")
+                .args(["--remote", "--url", &url, "stop", "-t", "20", &name])
+                .output();
+        });
+    }
+    wait_until(Duration::from_secs(10), "podman to say stopping", || {
+        p.inspect("stopping", "{{.State.Status}}") == "stopping"
+    });
+    let since = docker_exporter::snapshot::now_unix();
+    let m = exporter
+        .wait_for(10, "a cycle that lists it stopping", |m| {
+            m.get("docker_exporter_last_collection_timestamp_seconds", &[])
+                .is_some_and(|t| t > since + 0.1)
+        })
+        .await;
+    assert_eq!(
+        p.inspect("stopping", "{{.State.Status}}"),
+        "stopping",
+        "still stopping after the cycle"
+    );
+    assert_eq!(
+        m.get(
+            "docker_container_state",
+            &[("name", &stopping), ("state", "running")]
+        ),
+        Some(1.0),
+        "{}",
+        m.body
+    );
+    assert_eq!(
+        m.get(
+            "docker_exporter_collector_errors_total",
+            &[("collector", "containers")]
+        ),
+        Some(0.0)
+    );
+
     // Disk usage as `podman system df` adds it up (Podman's `LayersSize` is 0).
     let df = p.cli(&["system", "df", "--format", "{{.Type}}|{{.RawSize}}"]);
     let podman_df = |kind: &str| -> f64 {
