@@ -35,7 +35,7 @@ fi
 FIX=../tests/fixtures
 seed() { mkdir -p "corpus/$1"; }
 for t in "${TARGETS[@]}"; do seed "$t"; done
-for set in "$FIX"/engine-*/; do
+for set in "$FIX"/engine-*/ "$FIX"/podman-*/; do
     s=$(basename "$set")
     cp "$set/containers.json" "corpus/list/$s.json"
     for f in "$set"/inspect/*.json; do cp "$f" "corpus/inspect/$s-$(basename "$f")"; done

@@ -6,7 +6,8 @@
 #   cargo fmt --all --check
 #   cargo clippy --workspace --all-targets -- -D warnings
 #   scripts/build-image.sh --binary   (the static binary the image test packs)
-#   cargo test --workspace --all-targets [ARGS...] -- --include-ignored
+#   cargo test --workspace --all-targets [ARGS...] -- --include-ignored --skip real_podman_
+#   cargo test --test podman -- --include-ignored   (the real Podman, alone)
 #   fuzz/run.sh --smoke (every fuzz target for 10 s; nightly + cargo-fuzz)
 # and stops at the first failure. Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -- --nocapture
@@ -67,8 +68,15 @@ for a in "${args[@]}"; do
 done
 if $has_separator; then args+=(--include-ignored); else args+=(-- --include-ignored); fi
 
-step "cargo test --workspace --all-targets --no-fail-fast ${args[*]}"
-cargo test --workspace --all-targets --no-fail-fast "${args[@]}"
+# The real-Podman suite runs after the Docker suites, alone (its own step), so
+# that Podman and dockerd are never busy with two suites at once.
+step "cargo test --workspace --all-targets --no-fail-fast ${args[*]} --skip real_podman_"
+status=0
+cargo test --workspace --all-targets --no-fail-fast "${args[@]}" --skip real_podman_ || status=$?
+
+step "cargo test --test podman -- --include-ignored (the real Podman)"
+cargo test --test podman --no-fail-fast -- --include-ignored || status=$?
+[ "$status" -eq 0 ] || exit "$status"
 
 step "fuzz/run.sh --smoke (each cargo-fuzz target for 10 s)"
 bash fuzz/run.sh --smoke

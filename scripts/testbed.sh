@@ -9,7 +9,10 @@
 #   - a Docker daemon answering on /var/run/docker.sock (dockerd is started in the
 #     background, detached, if nothing answers /_ping; no systemd needed);
 #   - the test image docker-exporter-test:busybox, made with `docker import` from the
-#     static busybox of the host (never pulled: there is no registry).
+#     static busybox of the host (never pulled: there is no registry);
+#   - podman (tests/podman.rs), with default_ulimits in /etc/containers/containers.conf
+#     that this sandbox's hard limits allow, and the test image loaded into it
+#     (`docker save | podman load`: localhost/docker-exporter-test:busybox).
 # Idempotent: a second run installs, starts and builds nothing.
 set -euo pipefail
 
@@ -58,6 +61,8 @@ if [ "${#pytools[@]}" -gt 0 ]; then
 fi
 # Debian's chromium: the overview page's browser test (tests/page, puppeteer-core).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Podman, for the real-Podman suite (tests/podman.rs).
+command -v podman >/dev/null 2>&1 || missing+=(podman)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing with apt: ${missing[*]}"
@@ -144,4 +149,29 @@ else
     docker image inspect "$IMAGE" >/dev/null || die "docker import did not produce $IMAGE"
     log "built $IMAGE ($(docker image inspect -f '{{.Id}}' "$IMAGE"))"
 fi
+# --- 4. podman --------------------------------------------------------------------------
+# Podman asks for more open files and processes than the sandbox's hard limits
+# allow ("error setting rlimit type 7"): cap them in containers.conf.
+CONTAINERS_CONF=/etc/containers/containers.conf
+if grep -qs '^default_ulimits' "$CONTAINERS_CONF"; then
+    log "podman: default_ulimits already set in $CONTAINERS_CONF"
+else
+    log "podman: writing default_ulimits into $CONTAINERS_CONF"
+    "${SUDO[@]}" mkdir -p /etc/containers
+    if grep -qs '^\[containers\]' "$CONTAINERS_CONF"; then
+        "${SUDO[@]}" sed -i '/^\[containers\]/a default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]' "$CONTAINERS_CONF"
+    else
+        printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' |
+            "${SUDO[@]}" tee -a "$CONTAINERS_CONF" >/dev/null
+    fi
+fi
+PODMAN_IMAGE="localhost/$IMAGE"
+if podman image exists "$PODMAN_IMAGE" 2>/dev/null; then
+    log "podman: image $PODMAN_IMAGE present"
+else
+    log "podman: loading $IMAGE (docker save | podman load)"
+    docker save "$IMAGE" | "${SUDO[@]}" podman load >/dev/null
+    podman image exists "$PODMAN_IMAGE" || die "podman load did not produce $PODMAN_IMAGE"
+fi
+log "podman: $(podman version --format 'Podman {{.Client.Version}}' 2>/dev/null || echo unknown)"
 log "ready"

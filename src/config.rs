@@ -36,7 +36,8 @@ pub enum LogLevel {
 #[command(version, about, long_about = None)]
 pub struct Config {
     /// Docker engine to read: unix:///path/to/docker.sock or tcp://host:port.
-    #[arg(long = "docker.host", env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock", value_parser = parse_endpoint)]
+    /// Without it and DOCKER_HOST, Podman's CONTAINER_HOST, else the Docker socket.
+    #[arg(long = "docker.host", env = "DOCKER_HOST", default_value = default_host(), value_parser = parse_endpoint)]
     pub docker_host: Endpoint,
 
     /// Engine API version to speak instead of negotiating one.
@@ -189,6 +190,16 @@ fn parse_label_keys(s: &str) -> Result<LabelKeys, String> {
             .map(String::from)
             .collect(),
     ))
+}
+
+/// The default engine address: Podman's `CONTAINER_HOST` when set, else
+/// Docker's socket (`DOCKER_HOST` wins over both, as clap's `env`). Made once
+/// per parse, so the one leaked string is tiny.
+fn default_host() -> &'static str {
+    match std::env::var("CONTAINER_HOST") {
+        Ok(host) if !host.is_empty() => Box::leak(host.into_boxed_str()),
+        _ => "unix:///var/run/docker.sock",
+    }
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {

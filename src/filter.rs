@@ -146,6 +146,7 @@ mod tests {
             }),
             time: None,
             time_nano: None,
+            health_status: None,
         };
         assert!(!f.admits_event(&event("container", "secret")));
         assert!(f.admits_event(&event("container", "public")));

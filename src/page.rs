@@ -133,8 +133,9 @@ fn live(out: &mut String, s: &Snapshot, now: f64) {
     if let Some(e) = &s.engine {
         let _ = write!(
             out,
-            "<dt>Version</dt><dd>{}</dd><dt>API version</dt><dd>{}</dd>\
+            "<dt>Version</dt><dd>{} {}</dd><dt>API version</dt><dd>{}</dd>\
              <dt>cgroup</dt><dd>{} (v{})</dd><dt>Host</dt><dd>{} · {} CPUs · {}</dd>",
+            e.kind.display_name(),
             escape(&e.version),
             escape(&e.api_version_label),
             escape(&e.cgroup_driver),
@@ -596,6 +597,30 @@ mod tests {
         let page = render(&s, "/metrics", 1100.0, Part::Live);
         assert!(page.contains("<dd>2.0 s ago</dd>"), "{page}");
         assert!(page.contains("<span class=\"up\">connected</span>"));
+    }
+
+    #[test]
+    fn the_engine_is_named() {
+        let mut s = snapshot(vec![]);
+        let engine = |kind| {
+            Some(Arc::new(crate::snapshot::Engine {
+                kind,
+                version: "4.3.1".into(),
+                ..Default::default()
+            }))
+        };
+        s.engine = engine(crate::snapshot::EngineKind::Podman);
+        let page = render(&s, "/metrics", 1100.0, Part::Live);
+        assert!(
+            page.contains("<dt>Version</dt><dd>Podman 4.3.1</dd>"),
+            "{page}"
+        );
+        s.engine = engine(crate::snapshot::EngineKind::Docker);
+        let page = render(&s, "/metrics", 1100.0, Part::Live);
+        assert!(
+            page.contains("<dt>Version</dt><dd>Docker 4.3.1</dd>"),
+            "{page}"
+        );
     }
 
     #[test]

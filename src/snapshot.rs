@@ -39,9 +39,51 @@ pub struct ContainerEntry {
     pub stats: Option<Arc<Stats>>,
 }
 
+/// Which engine serves the API: Docker, or Podman's Docker-compatible service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    #[default]
+    Docker,
+    Podman,
+}
+
+impl EngineKind {
+    /// Podman names itself in `/version`'s `Components` (`Podman Engine`).
+    pub fn from_version(version: &types::Version) -> Self {
+        let podman = version
+            .components
+            .iter()
+            .flatten()
+            .any(|c| c.name.as_deref() == Some("Podman Engine"));
+        if podman {
+            EngineKind::Podman
+        } else {
+            EngineKind::Docker
+        }
+    }
+
+    /// The `engine` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        }
+    }
+
+    /// The name people know it by, for the overview page.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            EngineKind::Docker => "Docker",
+            EngineKind::Podman => "Podman",
+        }
+    }
+}
+
 /// What `/version` and `/info` say about the engine and its machine.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Engine {
+    /// Docker or Podman (from `/version`).
+    pub kind: EngineKind,
     pub version: String,
     /// The negotiated (or pinned) API version.
     pub api_version: ApiVersion,
@@ -72,6 +114,7 @@ impl Engine {
     ) -> Self {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         Engine {
+            kind: EngineKind::from_version(version),
             version: info
                 .server_version
                 .clone()
@@ -182,7 +225,20 @@ impl Disk {
     pub fn from_wire(df: &types::SystemDf, collected_at: f64) -> Disk {
         let size = |n: Option<i64>| n.filter(|n| *n > 0).map_or(0, |n| n as u64);
         let images = df.images.as_deref().unwrap_or_default();
-        let image_total = size(df.layers_size);
+        // Podman sends `LayersSize` 0: then the images' unshared sizes, with
+        // the largest shared size once (the CLI's total when one base is shared).
+        let image_total = match size(df.layers_size) {
+            0 => {
+                let shared = |i: &types::DfImage| i.shared_size.filter(|n| *n > 0).unwrap_or(0);
+                let unshared = images
+                    .iter()
+                    .map(|i| size(i.size.or(i.virtual_size)).saturating_sub(shared(i) as u64))
+                    .fold(0, u64::saturating_add);
+                let base = images.iter().map(shared).max().unwrap_or(0) as u64;
+                unshared.saturating_add(base)
+            }
+            total => total,
+        };
         let used: u64 = images
             .iter()
             .filter(|i| i.containers.unwrap_or(0) > 0)
@@ -438,12 +494,17 @@ fn constraint_holds(n: &types::Node, constraint: &str) -> bool {
 }
 
 /// cAdvisor's `id` label: the container's cgroup path under the engine's
-/// cgroup driver (`cgroupfs` when unknown).
-pub fn cgroup_path(cgroup_driver: &str, id: &str) -> String {
-    if cgroup_driver == "systemd" {
-        format!("/system.slice/docker-{id}.scope")
-    } else {
-        format!("/docker/{id}")
+/// cgroup driver (`cgroupfs` when unknown). The one place that knows the
+/// layouts: Docker puts containers in `/docker/` (cgroupfs) or
+/// `system.slice` (systemd); rootful Podman in `/libpod_parent/` (cgroupfs) or
+/// `machine.slice` (systemd), the same under cgroup v1 and v2 (checked against
+/// `/proc/<pid>/cgroup` for Docker 20.10 and Podman 4.3 with cgroupfs here).
+pub fn cgroup_path(engine: EngineKind, cgroup_driver: &str, id: &str) -> String {
+    match (engine, cgroup_driver == "systemd") {
+        (EngineKind::Docker, true) => format!("/system.slice/docker-{id}.scope"),
+        (EngineKind::Docker, false) => format!("/docker/{id}"),
+        (EngineKind::Podman, true) => format!("/machine.slice/libpod-{id}.scope"),
+        (EngineKind::Podman, false) => format!("/libpod_parent/libpod-{id}"),
     }
 }
 
@@ -482,7 +543,16 @@ impl State {
         }
     }
 
+    /// The engine's name of a state. Podman's compatible API lets some of
+    /// its own through (seen: `stopping`, in list and inspect, while a stop
+    /// waits for its timeout); each is taken as the Docker state it is.
     pub fn parse(s: &str) -> Option<State> {
+        let s = match s {
+            "stopping" => "running",
+            "stopped" => "exited",
+            "configured" | "initialized" => "created",
+            s => s,
+        };
         State::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
@@ -623,6 +693,7 @@ impl Container {
     pub fn from_inspect(
         i: &types::Inspect,
         label_allowlist: &[String],
+        engine: EngineKind,
         cgroup_driver: &str,
         saturated: &mut Saturated,
     ) -> Result<Self, BuildError> {
@@ -653,7 +724,7 @@ impl Container {
         labels.dedup_by(|a, b| a.0 == b.0);
         Ok(Container {
             id: i.id.clone(),
-            cgroup_path: cgroup_path(cgroup_driver, &i.id),
+            cgroup_path: cgroup_path(engine, cgroup_driver, &i.id),
             name: {
                 // Docker puts one `/` before the name.
                 let name = i.name.as_deref().unwrap_or("");
@@ -826,8 +897,15 @@ impl Stats {
     }
 
     /// `None` for the answer a stopped container gets (zero `read` time);
-    /// sums that do not fit are saturated and counted in `saturated`.
-    pub fn from_wire(s: &types::Stats, saturated: &mut Saturated) -> Option<Self> {
+    /// sums that do not fit are saturated and counted in `saturated`. Docker
+    /// leaves out a zero pids limit and failcnt (`omitempty`: missing is 0);
+    /// Podman never sends them, so there missing is unknown (no series).
+    pub fn from_wire(
+        s: &types::Stats,
+        engine: EngineKind,
+        saturated: &mut Saturated,
+    ) -> Option<Self> {
+        let omitted_is_zero = engine == EngineKind::Docker;
         let read_at = s.read.as_deref().and_then(unix_time)?;
         let usage = s.cpu_stats.as_ref().and_then(|c| c.cpu_usage.as_ref());
         let throttling = s
@@ -845,7 +923,10 @@ impl Stats {
             cpu_user_ns: usage.and_then(|u| u.usage_in_usermode),
             cpu_system_ns: usage.and_then(|u| u.usage_in_kernelmode),
             throttling,
-            memory: s.memory_stats.as_ref().and_then(Memory::from_wire),
+            memory: s
+                .memory_stats
+                .as_ref()
+                .and_then(|m| Memory::from_wire(m, omitted_is_zero)),
             networks: s
                 .networks
                 .iter()
@@ -872,17 +953,17 @@ impl Stats {
                 .map(|b| block_devices(b, saturated))
                 .unwrap_or_default(),
             pids_current: s.pids_stats.as_ref().and_then(|p| p.current),
-            pids_limit: s
-                .pids_stats
-                .as_ref()
-                .map(|p| p.limit.filter(|l| *l < i64::MAX as u64).unwrap_or(0)),
+            pids_limit: s.pids_stats.as_ref().and_then(|p| match p.limit {
+                Some(l) => Some(if l < i64::MAX as u64 { l } else { 0 }),
+                None => omitted_is_zero.then_some(0),
+            }),
             previous: None,
         })
     }
 }
 
 impl Memory {
-    fn from_wire(m: &types::MemoryStats) -> Option<Self> {
+    fn from_wire(m: &types::MemoryStats, omitted_is_zero: bool) -> Option<Self> {
         let usage = m.usage?;
         let s = m.stats.clone().unwrap_or_default();
         // cgroup v1 names first (`total_*`, hierarchical), then cgroup v2's.
@@ -897,8 +978,8 @@ impl Memory {
             mapped_file: s.total_mapped_file.or(s.file_mapped),
             swap: s.total_swap,
             max_usage: m.max_usage,
-            // The engine's `failcnt` is `omitempty`: missing means 0.
-            failcnt: Some(m.failcnt.unwrap_or(0)),
+            // Docker's `failcnt` is `omitempty`: missing means 0.
+            failcnt: m.failcnt.or(omitted_is_zero.then_some(0)),
         })
     }
 }
@@ -969,6 +1050,65 @@ mod tests {
         let t = unix_time("2026-11-27T21:47:16.014222859Z").unwrap();
         assert!((t - 1_795_816_036.014_223).abs() < 1e-5, "{t}");
         assert_eq!(unix_time("garbage"), None);
+    }
+
+    #[test]
+    fn cgroup_paths_by_engine_and_driver() {
+        let id = "9b5385a6bd35";
+        let path = |engine, driver| cgroup_path(engine, driver, id);
+        assert_eq!(path(EngineKind::Docker, "cgroupfs"), "/docker/9b5385a6bd35");
+        assert_eq!(path(EngineKind::Docker, ""), "/docker/9b5385a6bd35");
+        assert_eq!(
+            path(EngineKind::Docker, "systemd"),
+            "/system.slice/docker-9b5385a6bd35.scope"
+        );
+        assert_eq!(
+            path(EngineKind::Podman, "cgroupfs"),
+            "/libpod_parent/libpod-9b5385a6bd35"
+        );
+        assert_eq!(
+            path(EngineKind::Podman, "systemd"),
+            "/machine.slice/libpod-9b5385a6bd35.scope"
+        );
+    }
+
+    #[test]
+    fn podman_states_are_docker_states() {
+        assert_eq!(State::parse("stopping"), Some(State::Running));
+        assert_eq!(State::parse("stopped"), Some(State::Exited));
+        assert_eq!(State::parse("initialized"), Some(State::Created));
+        assert_eq!(State::parse("configured"), Some(State::Created));
+        assert_eq!(State::parse("paused"), Some(State::Paused));
+        assert_eq!(State::parse("unknown"), None);
+    }
+
+    #[test]
+    fn podman_is_told_by_its_version_component() {
+        let version = |json| serde_json::from_str::<types::Version>(json).unwrap();
+        let podman = version(
+            r#"{"Components": [{"Name": "Podman Engine", "Version": "4.3.1"}, {"Name": "Conmon"}]}"#,
+        );
+        assert_eq!(EngineKind::from_version(&podman), EngineKind::Podman);
+        let docker = version(r#"{"Components": [{"Name": "Engine"}, {"Name": "containerd"}]}"#);
+        assert_eq!(EngineKind::from_version(&docker), EngineKind::Docker);
+        assert_eq!(EngineKind::from_version(&version("{}")), EngineKind::Docker);
+    }
+
+    #[test]
+    fn what_podman_leaves_out_of_stats_is_unknown_not_zero() {
+        let wire: types::Stats = serde_json::from_str(
+            r#"{"read": "2026-12-07T12:46:16.483025522Z", "pids_stats": {"current": 1},
+                "memory_stats": {"usage": 327680, "limit": 25276182528}}"#,
+        )
+        .unwrap();
+        let mut saturated = Saturated::default();
+        let docker = Stats::from_wire(&wire, EngineKind::Docker, &mut saturated).unwrap();
+        assert_eq!(docker.pids_limit, Some(0), "Docker: omitted is unlimited");
+        assert_eq!(docker.memory.unwrap().failcnt, Some(0));
+        let podman = Stats::from_wire(&wire, EngineKind::Podman, &mut saturated).unwrap();
+        assert_eq!(podman.pids_limit, None);
+        let memory = podman.memory.unwrap();
+        assert_eq!((memory.usage, memory.failcnt), (327680, None));
     }
 
     #[test]
@@ -1103,7 +1243,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert_eq!(Memory::from_wire(&m).unwrap().working_set, Some(0));
+        assert_eq!(Memory::from_wire(&m, true).unwrap().working_set, Some(0));
     }
 
     #[test]
@@ -1119,7 +1259,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let m = Memory::from_wire(&m).unwrap();
+        let m = Memory::from_wire(&m, true).unwrap();
         assert_eq!(m.rss, Some(10));
         assert_eq!(m.cache, Some(20));
         assert_eq!(m.mapped_file, Some(5));
@@ -1180,6 +1320,18 @@ mod tests {
             "SizeRw left out: 0"
         );
         assert_eq!(d.collected_at, 5.0);
+        // Podman: `LayersSize` 0, so the images' own sizes (shared once).
+        let podman: types::SystemDf = serde_json::from_str(
+            r#"{"LayersSize": 0, "Images": [
+                {"Size": 2131669, "SharedSize": 0, "VirtualSize": 0, "Containers": 0},
+                {"Size": 500, "SharedSize": 200, "Containers": 1},
+                {"Size": 300, "SharedSize": 200, "Containers": 0}
+            ]}"#,
+        )
+        .unwrap();
+        let d = Disk::from_wire(&podman, 1.0);
+        assert_eq!(d.by_type[0].usage, 2131669 + 300 + 100 + 200);
+        assert_eq!(d.by_type[0].reclaimable, 2131669 + 300 + 100 + 200 - 300);
         // An answer with nothing in it is all zeros, not an error.
         let empty = Disk::from_wire(&types::SystemDf::default(), 1.0);
         assert_eq!(empty.by_type, [DiskUsage::default(); 4]);

@@ -16,10 +16,10 @@ fuzz_target!(|data: &[u8]| {
         .map(|i| harness::containers(&i))
         .unwrap_or_default();
     containers.truncate(1);
-    let stats = harness::decode::<types::Stats>(stats)
-        .and_then(|s| Stats::from_wire(&s, &mut Saturated::default()));
     let version: types::Version = harness::decode(version).unwrap_or_default();
     let info: types::Info = harness::decode(info).unwrap_or_default();
     let engine = Engine::from_wire(&version, &info, ApiVersion(1, 41));
+    let stats = harness::decode::<types::Stats>(stats)
+        .and_then(|s| Stats::from_wire(&s, engine.kind, &mut Saturated::default()));
     harness::check(Some(engine), containers, stats);
 });

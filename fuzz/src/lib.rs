@@ -5,7 +5,9 @@
 
 use docker_exporter::docker::types;
 use docker_exporter::metrics::{render, Format};
-use docker_exporter::snapshot::{Container, ContainerEntry, Engine, Saturated, Snapshot, Stats};
+use docker_exporter::snapshot::{
+    Container, ContainerEntry, Engine, EngineKind, Saturated, Snapshot, Stats,
+};
 use std::sync::Arc;
 
 #[path = "../../tests/it/exposition.rs"]
@@ -19,13 +21,15 @@ pub fn decode<T: serde::de::DeserializeOwned>(data: &[u8]) -> Option<T> {
     serde_json::from_slice(data).ok()
 }
 
-/// Builds a container from an inspect body, for both cgroup drivers.
+/// Builds a container from an inspect body, for both engines and cgroup drivers.
 pub fn containers(inspect: &types::Inspect) -> Vec<Container> {
     let labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
-    ["cgroupfs", "systemd"]
-        .iter()
-        .filter_map(|driver| {
-            Container::from_inspect(inspect, &labels, driver, &mut Saturated::default()).ok()
+    [EngineKind::Docker, EngineKind::Podman]
+        .into_iter()
+        .flat_map(|engine| ["cgroupfs", "systemd"].map(|driver| (engine, driver)))
+        .filter_map(|(engine, driver)| {
+            Container::from_inspect(inspect, &labels, engine, driver, &mut Saturated::default())
+                .ok()
         })
         .collect()
 }

@@ -831,7 +831,8 @@ async fn fixtures_are_replayed_byte_for_byte() {
     );
 }
 
-/// Every recorded set in `tests/fixtures/` loads and is served as recorded.
+/// Every recorded set in `tests/fixtures/` (Docker's and Podman's) loads and
+/// is served as recorded.
 #[tokio::test]
 async fn recorded_fixture_sets_are_served() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
@@ -843,8 +844,8 @@ async fn recorded_fixture_sets_are_served() {
     sets.sort();
     assert_eq!(
         sets.len(),
-        3,
-        "the three recorded sets under {}: {sets:?}",
+        4,
+        "the four recorded sets under {}: {sets:?}",
         root.display()
     );
     for set in sets {

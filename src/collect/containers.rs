@@ -4,7 +4,7 @@
 use super::{LogOnce, Outcome, Store, Working};
 use crate::config::Config;
 use crate::docker::{types, Client};
-use crate::snapshot::{Container, Engine, Saturated};
+use crate::snapshot::{Container, Engine, EngineKind, Saturated};
 use futures_util::stream::{self, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -113,6 +113,7 @@ pub(super) async fn collect(
     let (answers, errors) = inspect_all(
         client,
         config,
+        engine.kind,
         &engine.cgroup_driver,
         to_inspect.keys().cloned(),
         log,
@@ -167,6 +168,7 @@ pub(super) enum Inspected {
 pub(super) async fn inspect_all(
     client: &Client,
     config: &Config,
+    engine: EngineKind,
     cgroup_driver: &str,
     ids: impl IntoIterator<Item = String>,
     log: &mut LogOnce,
@@ -198,6 +200,7 @@ pub(super) async fn inspect_all(
                     let built = Container::from_inspect(
                         &body,
                         &config.container_labels,
+                        engine,
                         cgroup_driver,
                         &mut saturated,
                     );
@@ -294,7 +297,13 @@ mod tests {
             "Id": id, "Name": format!("/{name}"), "State": {"Status": "running"}
         }))
         .unwrap();
-        let built = Container::from_inspect(&body, &[], "cgroupfs", &mut Saturated::default());
+        let built = Container::from_inspect(
+            &body,
+            &[],
+            EngineKind::Docker,
+            "cgroupfs",
+            &mut Saturated::default(),
+        );
         Arc::new(built.unwrap())
     }
 

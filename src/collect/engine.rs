@@ -21,12 +21,17 @@ pub(super) async fn collect(
                 tracing::info!(endpoint = %client.endpoint(), "the Docker engine answers again");
             }
             let key = format!(
-                "connected {} {} {} {}",
-                engine.version, engine.api_version, engine.cgroup_driver, engine.cgroup_version
+                "connected {} {} {} {} {}",
+                engine.kind.as_str(),
+                engine.version,
+                engine.api_version,
+                engine.cgroup_driver,
+                engine.cgroup_version
             );
             if log.first(key) {
                 tracing::info!(
                     endpoint = %client.endpoint(),
+                    engine = engine.kind.as_str(),
                     engine_version = %engine.version,
                     api_version = %engine.api_version,
                     cgroup_driver = %engine.cgroup_driver,

@@ -319,9 +319,15 @@ fn short_action(action: &str) -> &str {
     action.split_once(": ").map_or(action, |(a, _)| a)
 }
 
-/// The allow-listed per-container action, if this is one.
-fn container_action(action: &str) -> Option<&'static str> {
-    let normalised = action.replace(": ", "_");
+/// The allow-listed per-container action, if this is one. Podman says
+/// `remove` where Docker says `destroy`, and sends a bare `health_status`
+/// with the status beside it (`HealthStatus`) rather than after a colon.
+fn container_action(action: &str, health: Option<&str>) -> Option<&'static str> {
+    let normalised = match (action, health) {
+        ("remove", _) => "destroy".to_string(),
+        ("health_status", Some(status)) => format!("health_status_{status}"),
+        _ => action.replace(": ", "_"),
+    };
     CONTAINER_ACTIONS.into_iter().find(|a| *a == normalised)
 }
 
@@ -346,7 +352,13 @@ fn effects(counted: &mut Counted, events: &[types::Event]) -> Effects {
         if kind != "container" || id.is_empty() {
             continue;
         }
-        let Some(counted) = container_action(&action) else {
+        let Some(counted) = container_action(&action, e.health_status.as_deref()) else {
+            // Podman's `health_status` with a `starting` status is not
+            // counted, but the container's health may have changed.
+            if action == "health_status" {
+                fx.destroyed.remove(&id);
+                fx.inspect.insert(id);
+            }
             continue;
         };
         let name = actor
@@ -388,15 +400,16 @@ async fn inspect_changes(
     if effects == Effects::default() {
         return None;
     }
-    let driver = store.read(|w| {
+    let (kind, driver) = store.read(|w| {
         w.engine
             .as_ref()
-            .map(|e| e.cgroup_driver.clone())
+            .map(|e| (e.kind, e.cgroup_driver.clone()))
             .unwrap_or_default()
     });
     let (inspected, errors) = containers::inspect_all(
         client,
         config,
+        kind,
         &driver,
         effects.inspect.iter().cloned(),
         log,
@@ -494,6 +507,7 @@ pub(super) fn prune(w: &mut Working) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::EngineKind;
 
     fn event(kind: &str, action: &str, id: &str, name: &str, nano: i64) -> types::Event {
         serde_json::from_value(serde_json::json!({
@@ -508,11 +522,51 @@ mod tests {
         assert_eq!(short_action("exec_create: /bin/sh -c true"), "exec_create");
         assert_eq!(short_action("health_status: healthy"), "health_status");
         assert_eq!(
-            container_action("health_status: healthy"),
+            container_action("health_status: healthy", None),
             Some("health_status_healthy")
         );
-        assert_eq!(container_action("exec_start: sh"), None);
-        assert_eq!(container_action("die"), Some("die"));
+        assert_eq!(container_action("exec_start: sh", None), None);
+        assert_eq!(container_action("die", None), Some("die"));
+    }
+
+    #[test]
+    fn podman_remove_and_bare_health_status_are_mapped() {
+        assert_eq!(container_action("remove", None), Some("destroy"));
+        assert_eq!(
+            container_action("health_status", Some("unhealthy")),
+            Some("health_status_unhealthy")
+        );
+        assert_eq!(container_action("health_status", None), None);
+        let health = |status: &str, nano| {
+            let mut e = event("container", "health_status", "h", "hc", nano);
+            e.health_status = Some(status.into());
+            e
+        };
+        let fx = effects(
+            &mut Counted::new(T0),
+            &[
+                health("starting", T0 + 1),
+                health("healthy", T0 + 2),
+                event("container", "remove", "r", "gone", T0 + 3),
+            ],
+        );
+        assert_eq!(
+            fx.by_type
+                .get(&("container".into(), "health_status".into())),
+            Some(&2)
+        );
+        assert_eq!(
+            fx.by_type.get(&("container".into(), "remove".into())),
+            Some(&1)
+        );
+        assert_eq!(
+            fx.by_container.get(&("hc".into(), "health_status_healthy")),
+            Some(&1)
+        );
+        assert_eq!(fx.by_container.len(), 2, "starting is not counted: {fx:?}");
+        assert_eq!(fx.by_container.get(&("gone".into(), "destroy")), Some(&1));
+        assert_eq!(fx.inspect, BTreeSet::from(["h".to_string()]));
+        assert_eq!(fx.destroyed, BTreeSet::from(["r".to_string()]));
     }
 
     /// A time well after the epoch, so that the margin arithmetic is realistic.
@@ -641,7 +695,16 @@ mod tests {
         }))
         .unwrap();
         let mut saturated = crate::snapshot::Saturated::default();
-        Arc::new(Container::from_inspect(&inspect, &[], "cgroupfs", &mut saturated).unwrap())
+        Arc::new(
+            Container::from_inspect(
+                &inspect,
+                &[],
+                EngineKind::Docker,
+                "cgroupfs",
+                &mut saturated,
+            )
+            .unwrap(),
+        )
     }
 
     #[test]

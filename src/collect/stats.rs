@@ -10,7 +10,7 @@
 use super::{LogOnce, Outcome, Working};
 use crate::config::Config;
 use crate::docker::Client;
-use crate::snapshot::{now_unix, Engine, Saturated, Stats};
+use crate::snapshot::{now_unix, Engine, EngineKind, Saturated, Stats};
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,8 +31,12 @@ pub(super) enum Sample {
     Failed,
 }
 
-/// Whether the engine answers one-shot stats only at its 1 s tick.
+/// Whether the engine answers one-shot stats only at its 1 s tick: Docker
+/// before 25 (Podman answers at once).
 pub fn engine_ticks(engine: &Engine) -> bool {
+    if engine.kind == EngineKind::Podman {
+        return false;
+    }
     let major = engine
         .version
         .split('.')
@@ -82,7 +86,7 @@ pub(super) async fn collect(
     let timed_out = tokio::time::timeout(deadline, async {
         while let Some((id, r)) = fan_out.next().await {
             match r {
-                Ok(Some(s)) => match Stats::from_wire(&s, &mut saturated) {
+                Ok(Some(s)) => match Stats::from_wire(&s, engine.kind, &mut saturated) {
                     Some(stats) => results.push((id, Sample::Fresh(Arc::new(stats)))),
                     None => results.push((id, Sample::None)),
                 },

@@ -402,7 +402,14 @@ impl Client {
             }
             let resp = check_status(path, resp).await?;
             let body = read_body(path, resp.into_body(), limit).await?;
-            serde_json::from_slice(&body)
+            // An empty answer reads as `null`: `None` where `T` is an
+            // `Option`, a decode error elsewhere.
+            let body: &[u8] = if body.trim_ascii().is_empty() {
+                b"null"
+            } else {
+                &body
+            };
+            serde_json::from_slice(body)
                 .map(Some)
                 .map_err(|e| Error::Decode {
                     path: path.to_string(),
@@ -451,14 +458,19 @@ impl Client {
     /// One stats sample: a single one with `one_shot` (decided by the caller
     /// from [`ApiVersion::has_one_shot_stats`]), else the two-sample answer.
     /// `None` when the container is gone.
+    /// `None` also for Podman's answer to a container that is not running:
+    /// `200 OK` with an empty body (Docker sends a zero-time sample).
     pub async fn stats(&self, id: &str, one_shot: bool) -> Result<Option<types::Stats>, Error> {
         let query = if one_shot {
             "stream=false&one-shot=true"
         } else {
             "stream=false"
         };
-        self.get_json(&format!("/containers/{}/stats?{query}", path_segment(id)))
-            .await
+        let path = format!("/containers/{}/stats?{query}", path_segment(id));
+        Ok(self
+            .get_json::<Option<types::Stats>>(&path)
+            .await?
+            .flatten())
     }
 
     /// `GET /system/df`, under its own `timeout`: the engine walks every

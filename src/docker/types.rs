@@ -18,6 +18,15 @@ pub struct Version {
     pub os: Option<String>,
     pub arch: Option<String>,
     pub kernel_version: Option<String>,
+    /// The engine's parts; Podman names itself here (`Podman Engine`).
+    pub components: Option<Vec<Component>>,
+}
+
+/// One entry of `Components` in `GET /version`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Component {
+    pub name: Option<String>,
 }
 
 /// `GET /info`.
@@ -220,6 +229,10 @@ pub struct Event {
     pub time: Option<i64>,
     #[serde(rename = "timeNano")]
     pub time_nano: Option<i64>,
+    /// Podman's bare `health_status` action carries the status here (Docker
+    /// puts it in the action: `health_status: healthy`).
+    #[serde(rename = "HealthStatus")]
+    pub health_status: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -360,10 +360,11 @@ fn engine_families<'a>(out: &mut Emitter<'a, '_>, s: &'a Snapshot) {
     let Some(e) = &s.engine else { return };
     out.gauge(
         "docker_engine_info",
-        "Docker engine facts from /version and /info; api_version is the negotiated one",
+        "Docker engine facts from /version and /info; engine is docker or podman, api_version the negotiated one",
     )
     .push(
         vec![
+            ("engine", e.kind.as_str()),
             ("version", e.version.as_str()),
             ("api_version", e.api_version_label.as_str()),
             ("os", e.os.as_str()),

@@ -6,7 +6,7 @@
 use crate::exposition::{self, Syntax};
 use docker_exporter::docker::types;
 use docker_exporter::metrics::{render, Format};
-use docker_exporter::snapshot::{Container, ContainerEntry, Saturated, Snapshot};
+use docker_exporter::snapshot::{Container, ContainerEntry, EngineKind, Saturated, Snapshot};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -22,9 +22,14 @@ fn snapshot(name: &str, image: &str, label: &str) -> Arc<Snapshot> {
     }))
     .unwrap();
     let mut saturated = Saturated::default();
-    let container =
-        Container::from_inspect(&inspect, &[LABEL.to_string()], "cgroupfs", &mut saturated)
-            .unwrap();
+    let container = Container::from_inspect(
+        &inspect,
+        &[LABEL.to_string()],
+        EngineKind::Docker,
+        "cgroupfs",
+        &mut saturated,
+    )
+    .unwrap();
     Arc::new(Snapshot {
         engine_up: true,
         containers: vec![ContainerEntry {

@@ -137,6 +137,13 @@ async fn golden_engine_25_cgroup_v2() {
     golden("engine-25-cgroupv2").await;
 }
 
+/// Podman 4.3's compatible API (recorded by `tests/fixtures/record-podman.sh`):
+/// `engine="podman"`, Podman's cgroup paths in `id`, no pids limit or failcnt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_podman_4_3_cgroup_v1() {
+    golden("podman-4.3-cgroupv1").await;
+}
+
 /// A Swarm manager's answers (recorded by `tests/swarm.rs`): the
 /// `docker_swarm_*` families.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

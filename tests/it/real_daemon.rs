@@ -194,6 +194,7 @@ async fn container_states_match_docker_inspect() {
         m.get(
             "docker_engine_info",
             &[
+                ("engine", "docker"),
                 ("api_version", &api_version),
                 ("cgroup_version", &cgroup_version)
             ]
