@@ -203,38 +203,45 @@ async fn a_failed_df_keeps_the_last_figures_and_reports_the_error() {
         .await;
     let before = m.get("docker_disk_usage_bytes", &[("type", "containers")]);
     assert!(before.unwrap() > 0.0);
-    let stamp = m
-        .get("docker_disk_collected_timestamp_seconds", &[])
-        .unwrap();
     sim.control(
         "POST",
         "/_sim/set",
         Some(serde_json::json!({"df_latency": "5s"})),
     )
     .await;
-    let m = exporter
-        .wait_for(Duration::from_secs(10), "a timed-out df", |m| {
-            m.get(
-                "docker_exporter_collector_success",
-                &[("collector", "disk")],
-            ) == Some(0.0)
-        })
-        .await;
-    assert!(
+    // A df that started before the latency was set may still succeed: the
+    // figures to keep are the ones standing when the first failure is seen.
+    let failed = |m: &Metrics| {
+        m.get(
+            "docker_exporter_collector_success",
+            &[("collector", "disk")],
+        ) == Some(0.0)
+    };
+    let errors = |m: &Metrics| {
         m.get(
             "docker_exporter_collector_errors_total",
-            &[("collector", "disk")]
+            &[("collector", "disk")],
         )
-        .unwrap()
-            >= 1.0
-    );
+        .unwrap_or(0.0)
+    };
+    let first = exporter
+        .wait_for(Duration::from_secs(10), "a timed-out df", failed)
+        .await;
+    assert!(errors(&first) >= 1.0);
+    let stamp = first.get("docker_disk_collected_timestamp_seconds", &[]);
+    assert!(stamp.is_some());
+    let m = exporter
+        .wait_for(Duration::from_secs(10), "a second timed-out df", |m| {
+            failed(m) && errors(m) > errors(&first)
+        })
+        .await;
     assert_eq!(
         m.get("docker_disk_usage_bytes", &[("type", "containers")]),
         before
     );
     assert_eq!(
         m.get("docker_disk_collected_timestamp_seconds", &[]),
-        Some(stamp),
+        stamp,
         "the figures are the last answer's"
     );
     assert_eq!(
