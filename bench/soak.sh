@@ -50,7 +50,11 @@ URL=http://127.0.0.1:$PORT
 
 sim_set() { curl -sf --unix-socket "$SOCK" -d "$1" http://sim/_sim/set >/dev/null; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/${1:-$EXPORTER}/status"; }
-series() { curl -sf "$URL/metrics" | grep -vc '^#'; }
+# Both exporters are scraped alike (a cached body is part of the RSS).
+series() {
+    if [ -n "${OTHER:-}" ]; then curl -sf "http://127.0.0.1:$PORT2/metrics" >/dev/null || true; fi
+    curl -sf "$URL/metrics" | grep -vc '^#'
+}
 errors() {
     curl -sf "$URL/metrics" |
         awk '/^docker_exporter_collector_errors_total/ {s += $2} END {print s + 0}'
