@@ -606,6 +606,12 @@ pub struct Container {
     pub started_at: Option<f64>,
     pub finished_at: Option<f64>,
     pub spec: Spec,
+    /// The init process's pid on the engine's host, while it runs (the cgroup
+    /// stats source finds the container's cgroup and network through it).
+    pub pid: Option<u32>,
+    /// `HostConfig.NetworkMode` is `host`: its network counters are the host's,
+    /// so no source reports them.
+    pub host_network: bool,
 }
 
 /// Why an inspect body could not become a [`Container`].
@@ -671,6 +677,15 @@ impl Container {
             started_at: st.started_at.as_deref().and_then(unix_time),
             finished_at: st.finished_at.as_deref().and_then(unix_time),
             spec: Spec::from_wire(&i.host_config.clone().unwrap_or_default(), saturated),
+            pid: st
+                .pid
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|p| *p > 0),
+            host_network: i
+                .host_config
+                .as_ref()
+                .and_then(|h| h.network_mode.as_deref())
+                == Some("host"),
         })
     }
 }
@@ -721,6 +736,8 @@ pub struct Stats {
     pub pids_current: Option<u64>,
     /// 0 when unlimited.
     pub pids_limit: Option<u64>,
+    /// Processes in the cgroup (`cgroup.procs`); the cgroup source only.
+    pub processes: Option<u64>,
     /// The counters of the sample this one replaced, for the overview page's
     /// rates; set by the stats collector (`None` for a container's first sample).
     pub previous: Option<Counters>,
@@ -876,6 +893,7 @@ impl Stats {
                 .pids_stats
                 .as_ref()
                 .map(|p| p.limit.filter(|l| *l < i64::MAX as u64).unwrap_or(0)),
+            processes: None,
             previous: None,
         })
     }

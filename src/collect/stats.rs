@@ -198,6 +198,8 @@ mod tests {
             started_at: None,
             finished_at: None,
             spec: Default::default(),
+            pid: None,
+            host_network: false,
         };
         w.containers.insert("c".into(), Arc::new(container));
         let sample = |read_at: f64, cpu: u64| {
