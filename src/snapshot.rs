@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
+    /// Containers whose cgroup could not be read, by reason; `None` on the
+    /// engine stats source.
+    pub stats_cgroup_misses: Option<BTreeMap<&'static str, u64>>,
     /// Whether the event stream is connected now (else it is reconnecting).
     pub events_connected: bool,
     /// The last answer of the `disk` collector, kept between its runs.
