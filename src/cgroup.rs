@@ -335,9 +335,31 @@ pub fn read(paths: &Paths, c: &Container) -> Result<Stats, Miss> {
         root: &paths.procfs,
     };
     let proc_dir = paths.procfs.join(pid.to_string());
-    let own = parse_proc_cgroup(&proc.text(&proc_dir.join("cgroup"))?);
+    let mut own = parse_proc_cgroup(&proc.text(&proc_dir.join("cgroup"))?);
     let cgroup_root = paths.sysfs.join("fs/cgroup");
-    let layout = Layout::locate(&cgroup_root, &own, &c.id)?;
+    let layout = match Layout::locate(&cgroup_root, &own, &c.id) {
+        // In a cgroup namespace of its own the exporter sees paths relative to
+        // it: the engine's driver gives the path from the host's view instead
+        // (`/docker/<id>`, `/system.slice/docker-<id>.scope`), if it is there.
+        Err(Miss::NotHostView(path)) => {
+            for (_, p) in own.v1.iter_mut() {
+                p.clone_from(&c.cgroup_path);
+            }
+            if let Some(u) = own.unified.as_mut() {
+                u.clone_from(&c.cgroup_path);
+            }
+            let layout = Layout::locate(&cgroup_root, &own, &c.id)?;
+            let dir = match &layout {
+                Layout::V1(dirs) => &dirs["cpuacct"],
+                Layout::V2(dir) => dir,
+            };
+            if !dir.is_dir() {
+                return Err(Miss::NotHostView(path));
+            }
+            layout
+        }
+        other => other?,
+    };
     let cg = Reader { root: &cgroup_root };
     let mut s = match layout {
         Layout::V1(dirs) => read_v1(&cg, &dirs)?,
@@ -806,6 +828,15 @@ mod tests {
         t.file(&format!("{dir}/memory.peak"), "999424\n");
         let s = read(&t.paths(), &container("abc", Some(7))).unwrap();
         assert_eq!(s.memory.unwrap().max_usage, Some(999_424));
+        // From a private cgroup namespace: the driver's path (systemd here).
+        t.file("proc/7/cgroup", "0::/../docker-abc.scope\n");
+        let mut c = container("abc", Some(7));
+        c.cgroup_path = "/system.slice/docker-abc.scope".into();
+        assert_eq!(read(&t.paths(), &c).unwrap().processes, Some(1));
+        // A file that cannot be read (a directory in its place).
+        std::fs::remove_file(t.0.join(dir).join("cgroup.procs")).unwrap();
+        std::fs::create_dir(t.0.join(dir).join("cgroup.procs")).unwrap();
+        assert_eq!(read(&t.paths(), &c).unwrap_err().reason(), "unreadable");
     }
 
     #[test]
@@ -826,5 +857,9 @@ mod tests {
         // Mounted, but the container's directory is gone.
         t.file("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
         assert_eq!(reason(&container("abc", Some(7))), "gone");
+        // Seen from a cgroup namespace of its own, with no directory at the
+        // driver's path either.
+        t.file("proc/7/cgroup", "0::/../docker/abc\n");
+        assert_eq!(reason(&container("abc", Some(7))), "not_host_view");
     }
 }
