@@ -147,16 +147,20 @@ def exporter(args, name):
 
 
 def window(seconds, procs, port=None):
-    """CPU seconds of each group of pids over `seconds`, and cycle times sampled every 2 s."""
+    """CPU seconds of each group of pids over `seconds` (nothing scraped meanwhile,
+    so no encoding is counted), then cycle wall times (the sum of the engine,
+    containers and stats collectors) and the stats collector's alone, sampled over
+    5 cycles after it."""
     before = {k: sum(cpu_s(p) for p in v) for k, v in procs.items()}
-    cycles = []
-    end = time.time() + seconds
-    while time.time() < end:
-        time.sleep(min(2.0, max(0.0, end - time.time())))
-        if port:
-            cycles.append(cycle_s(get(port)[1]))
+    time.sleep(seconds)
     after = {k: sum(cpu_s(p) for p in v) for k, v in procs.items()}
-    return {k: after[k] - before[k] for k in procs}, cycles
+    cycles, stats = [], []
+    for _ in range(5 if port else 0):
+        time.sleep(2.0)
+        body = get(port)[1]
+        cycles.append(cycle_s(body))
+        stats.append(metric(body, "docker_exporter_collector_duration_seconds", 'collector="stats"') or 0.0)
+    return {k: after[k] - before[k] for k in procs}, (cycles, stats)
 
 
 def fmt_ms(s):
@@ -193,15 +197,15 @@ def real(args):
     idle = {k: (idle1[k] + idle2[k]) / 2 for k in idle1}
     per = n * secs / interval
     out = ["", "### Real daemon: %d sleeping containers, %d s at --collect.interval=2s (%d cycles), idle subtracted" % (n, secs, secs / interval), "",
-           "| source | exporter CPU s | dockerd s | containerd s | shims s | total s | total per container-cycle (ms) | exporter per container-cycle (ms) | cycle wall median / max (ms) |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for source, (cpu, cycles, _) in results.items():
+           "| source | exporter CPU s | dockerd s | containerd s | shims s | total s | total per container-cycle (ms) | exporter per container-cycle (ms) | cycle wall median / max (ms) | stats collector median (ms) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for source, (cpu, (cycles, stats), _) in results.items():
         d = {k: cpu[k] - idle.get(k, 0.0) for k in cpu}
         total = sum(d.values())
-        out.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %s / %s |" % (
+        out.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %s / %s | %s |" % (
             source, d["exporter"], d["dockerd"], d["containerd"], d["shims"], total,
             total / per * 1000, d["exporter"] / per * 1000,
-            fmt_ms(statistics.median(cycles)), fmt_ms(max(cycles))))
+            fmt_ms(statistics.median(cycles)), fmt_ms(max(cycles)), fmt_ms(statistics.median(stats))))
     out.append("")
     out.append("Idle (mean of the two idle windows): dockerd %.2f s, containerd %.2f s, shims %.2f s." % (
         idle["dockerd"], idle["containerd"], idle["shims"]))
@@ -233,10 +237,12 @@ class Tree:
         self.thread.start()
 
     def put(self, path, text):
+        # Written aside and renamed, as the kernel's files never read half-written.
         path = os.path.join(self.root, path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
+        with open(path + ".new", "w") as f:
             f.write(text)
+        os.replace(path + ".new", path)
 
     def write(self, step, counters_only=False):
         for i, (cid, pid) in enumerate(self.items):
@@ -315,7 +321,7 @@ def tree(args):
     out = ["", "### Synthetic cgroup trees on tmpfs, docker_sim's list, --collect.interval=2s", ""]
     rows = []
     for version in (1, 2):
-        for n in (1000, 10000):
+        for n in args.sizes:
             sock = "/tmp/dexpbench-cg-sim-%d-%d.sock" % (version, n)
             sim = start([SIM, "--socket", sock, "--containers", str(n), "--cgroup-version", str(version),
                          "--latency", "2ms"], "sim-%d-%d" % (version, n))
@@ -328,20 +334,24 @@ def tree(args):
             t = Tree(root, sim_list(sock), version)
             common = ["--docker.host=unix://" + sock, "--collect.interval=2s",
                       "--path.sysfs=" + root + "/sys", "--path.procfs=" + root + "/proc"]
-            sources = ("engine", "cgroup") if n == 1000 else ("cgroup",)
+            large = n == max(args.sizes) and len(args.sizes) > 1
+            sources = ("cgroup",) if large else ("engine", "cgroup")
             for source in sources:
                 log("tree v%d, N=%d, %s source" % (version, n, source))
                 p, port = exporter(common + ["--collect.stats-source=" + source], "tree-%d-%d-%s" % (version, n, source))
                 time.sleep(4)
-                cpu, cycles = window(args.window if n == 1000 else 20, {"exporter": [p.pid]}, port)
+                w = 20 if large else args.window
+                cpu, (cycles, stats) = window(w, {"exporter": [p.pid]}, port)
                 body = get(port)[1]
                 processes = body.count(b"\ncontainer_processes{")
-                w = args.window if n == 1000 else 20
                 row = {"v": version, "n": n, "source": source, "live": len(t.items),
                        "cpu_per_cycle_ms": cpu["exporter"] / (w / 2.0) * 1000,
                        "cycle_med": statistics.median(cycles), "cycle_max": max(cycles),
+                       "stats_med": statistics.median(stats),
+                       "misses": sum(metric(body, "docker_exporter_stats_cgroup_misses_total", 'reason="%s"' % r) or 0
+                                     for r in ("gone", "no_mount", "not_host_view", "unreadable", "bad_data")),
                        "from_cgroup": processes}
-                if n == 10000:
+                if large:
                     p50, p99, size = scrapers(port, 4, args.scrapes)
                     row.update(p50=p50, p99=p99, gz=size)
                 row["rss"] = peak_rss_mib(p.pid)
@@ -349,12 +359,12 @@ def tree(args):
                 rows.append(row)
             t.close()
             stop(sim)
-    out.append("| layout | N (live) | source | read from cgroups | exporter CPU per cycle (ms) | cycle wall median / max (ms) | peak RSS (MiB) | gzip scrape p50 / p99, 4 scrapers (ms) | gzip body |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| layout | N (live) | source | read from cgroups (misses) | exporter CPU per cycle (ms) | cycle wall median / max (ms) | stats collector median (ms) | peak RSS (MiB) | gzip scrape p50 / p99, 4 scrapers (ms) | gzip body |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        out.append("| v%d | %d (%d) | %s | %d | %.1f | %s / %s | %.0f | %s | %s |" % (
-            r["v"], r["n"], r["live"], r["source"], r["from_cgroup"], r["cpu_per_cycle_ms"],
-            fmt_ms(r["cycle_med"]), fmt_ms(r["cycle_max"]), r["rss"],
+        out.append("| v%d | %d (%d) | %s | %d (%d) | %.1f | %s / %s | %s | %.0f | %s | %s |" % (
+            r["v"], r["n"], r["live"], r["source"], r["from_cgroup"], r["misses"], r["cpu_per_cycle_ms"],
+            fmt_ms(r["cycle_med"]), fmt_ms(r["cycle_max"]), fmt_ms(r["stats_med"]), r["rss"],
             ("%s / %s" % (fmt_ms(r["p50"]), fmt_ms(r["p99"]))) if "p99" in r else "-",
             ("%.0f KiB" % (r["gz"] / 1024)) if "gz" in r else "-"))
     return "\n".join(out)
@@ -379,6 +389,7 @@ def main():
     ap.add_argument("--containers", type=int, default=100)
     ap.add_argument("--window", type=int, default=40)
     ap.add_argument("--scrapes", type=int, default=200)
+    ap.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[1000, 10000])
     args = ap.parse_args()
     for b in (EXPORTER, SIM):
         if not os.access(b, os.X_OK):

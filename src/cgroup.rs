@@ -12,7 +12,10 @@
 
 use crate::snapshot::{now_unix, BlockDevice, Container, Memory, Network, Stats, Throttling};
 use std::collections::BTreeMap;
-use std::io;
+use std::ffi::CString;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Where the host's sysfs and procfs are (`--path.sysfs`, `--path.procfs`).
@@ -284,33 +287,111 @@ impl Layout {
     }
 }
 
+/// A directory opened once (`O_PATH`) whose files are opened relative to it:
+/// the kernel looks up one path component per file instead of the whole path
+/// (which was most of the cost of a read).
+struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    fn open(path: PathBuf) -> io::Result<Dir> {
+        let c = CString::new(path.as_os_str().as_bytes())?;
+        // SAFETY: `c` is a valid C string; the result is checked before use.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Dir { fd, path })
+    }
+
+    /// The whole file (these are small: no `stat` for a size first).
+    fn read(&self, name: &str) -> io::Result<String> {
+        let c = CString::new(name)?;
+        // SAFETY: a directory descriptor we own and a valid C string; checked.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // One read gets a whole cgroup or proc file (their `seq_file` fills
+        // the buffer as far as the file goes): a short read is the end, which
+        // saves the second read that would return 0 on every file.
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = file.read(&mut chunk)?;
+            bytes.extend_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                break;
+            }
+        }
+        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}
+
 /// Reads files, telling a vanished container from a missing mount.
 struct Reader<'a> {
     root: &'a Path,
 }
 
 impl Reader<'_> {
-    fn text(&self, path: &Path) -> Result<String, Miss> {
-        std::fs::read_to_string(path).map_err(|e| self.miss(path, e))
+    fn dir(&self, path: PathBuf) -> Result<Dir, Miss> {
+        Dir::open(path.clone()).map_err(|e| self.miss(&path, e))
+    }
+
+    fn text(&self, dir: &Dir, name: &str) -> Result<String, Miss> {
+        dir.read(name)
+            .map_err(|e| self.miss(&dir.path.join(name), e))
     }
 
     /// A file that may not exist (a controller or kernel feature not there).
-    fn optional(&self, path: &Path) -> Result<Option<String>, Miss> {
-        match std::fs::read_to_string(path) {
+    fn optional(&self, dir: &Dir, name: &str) -> Result<Option<String>, Miss> {
+        match dir.read(name) {
             Ok(t) => Ok(Some(t)),
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    && path.parent().is_some_and(Path::exists) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(self.miss(path, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.miss(&dir.path.join(name), e)),
         }
     }
 
-    fn number(&self, path: &Path) -> Result<u64, Miss> {
-        let t = self.text(path)?;
-        t.trim().parse().map_err(|_| Miss::BadData(path.into()))
+    fn number(&self, dir: &Dir, name: &str) -> Result<u64, Miss> {
+        let t = self.text(dir, name)?;
+        t.trim()
+            .parse()
+            .map_err(|_| Miss::BadData(dir.path.join(name)))
+    }
+
+    fn optional_number(&self, dir: &Dir, name: &str) -> Result<Option<u64>, Miss> {
+        match self.optional(dir, name)? {
+            Some(t) => t
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| Miss::BadData(dir.path.join(name))),
+            None => Ok(None),
+        }
+    }
+
+    fn limit(&self, dir: &Dir, name: &str) -> Result<u64, Miss> {
+        let t = self.text(dir, name)?;
+        Ok(parse_limit(&t)
+            .ok_or_else(|| Miss::BadData(dir.path.join(name)))?
+            .unwrap_or(0))
     }
 
     fn miss(&self, path: &Path, e: io::Error) -> Miss {
@@ -334,8 +415,8 @@ pub fn read(paths: &Paths, c: &Container) -> Result<Stats, Miss> {
     let proc = Reader {
         root: &paths.procfs,
     };
-    let proc_dir = paths.procfs.join(pid.to_string());
-    let mut own = parse_proc_cgroup(&proc.text(&proc_dir.join("cgroup"))?);
+    let proc_dir = proc.dir(paths.procfs.join(pid.to_string()))?;
+    let mut own = parse_proc_cgroup(&proc.text(&proc_dir, "cgroup")?);
     let cgroup_root = paths.sysfs.join("fs/cgroup");
     let layout = match Layout::locate(&cgroup_root, &own, &c.id) {
         // In a cgroup namespace of its own the exporter sees paths relative to
@@ -362,12 +443,18 @@ pub fn read(paths: &Paths, c: &Container) -> Result<Stats, Miss> {
     };
     let cg = Reader { root: &cgroup_root };
     let mut s = match layout {
-        Layout::V1(dirs) => read_v1(&cg, &dirs)?,
-        Layout::V2(dir) => read_v2(&cg, &dir)?,
+        Layout::V1(dirs) => {
+            let mut open = BTreeMap::new();
+            for (controller, path) in dirs {
+                open.insert(controller, cg.dir(path)?);
+            }
+            read_v1(&cg, &open)?
+        }
+        Layout::V2(dir) => read_v2(&cg, &cg.dir(dir)?)?,
     };
     s.read_at = read_at;
     if !c.host_network {
-        s.networks = parse_net_dev(&proc.text(&proc_dir.join("net/dev"))?);
+        s.networks = parse_net_dev(&proc.text(&proc_dir, "net/dev")?);
     }
     Ok(s)
 }
@@ -376,20 +463,20 @@ fn count_lines(text: &str) -> u64 {
     text.lines().filter(|l| !l.trim().is_empty()).count() as u64
 }
 
-fn read_v1(r: &Reader, dirs: &BTreeMap<&'static str, PathBuf>) -> Result<Stats, Miss> {
+fn read_v1(r: &Reader, dirs: &BTreeMap<&'static str, Dir>) -> Result<Stats, Miss> {
     let acct = &dirs["cpuacct"];
     let mem = &dirs["memory"];
     let mut s = Stats {
-        cpu_total_ns: Some(r.number(&acct.join("cpuacct.usage"))?),
+        cpu_total_ns: Some(r.number(acct, "cpuacct.usage")?),
         ..Default::default()
     };
-    if let Some(t) = r.optional(&acct.join("cpuacct.stat"))? {
+    if let Some(t) = r.optional(acct, "cpuacct.stat")? {
         let k = parse_keyed(&t);
         s.cpu_user_ns = k.get("user").map(|t| t.saturating_mul(NS_PER_TICK));
         s.cpu_system_ns = k.get("system").map(|t| t.saturating_mul(NS_PER_TICK));
     }
     if let Some(cpu) = dirs.get("cpu") {
-        if let Some(t) = r.optional(&cpu.join("cpu.stat"))? {
+        if let Some(t) = r.optional(cpu, "cpu.stat")? {
             let k = parse_keyed(&t);
             s.throttling = Some(Throttling {
                 periods: k.get("nr_periods").copied().unwrap_or(0),
@@ -398,37 +485,32 @@ fn read_v1(r: &Reader, dirs: &BTreeMap<&'static str, PathBuf>) -> Result<Stats, 
             });
         }
     }
-    let stat = r.text(&mem.join("memory.stat"))?;
+    let stat = r.text(mem, "memory.stat")?;
     let k = parse_keyed(&stat);
     let mut m = memory(
-        r.number(&mem.join("memory.usage_in_bytes"))?,
+        r.number(mem, "memory.usage_in_bytes")?,
         k.get("total_inactive_file").copied(),
     );
     m.rss = k.get("total_rss").copied();
     m.cache = k.get("total_cache").copied();
     m.mapped_file = k.get("total_mapped_file").copied();
     m.swap = k.get("total_swap").copied();
-    m.max_usage = Some(r.number(&mem.join("memory.max_usage_in_bytes"))?);
-    m.failcnt = Some(r.number(&mem.join("memory.failcnt"))?);
+    m.max_usage = Some(r.number(mem, "memory.max_usage_in_bytes")?);
+    m.failcnt = Some(r.number(mem, "memory.failcnt")?);
     s.memory = Some(m);
     if let Some(pids) = dirs.get("pids") {
-        s.pids_current = Some(r.number(&pids.join("pids.current"))?);
-        let max = pids.join("pids.max");
-        s.pids_limit = Some(
-            parse_limit(&r.text(&max)?)
-                .ok_or(Miss::BadData(max))?
-                .unwrap_or(0),
-        );
-        s.processes = Some(count_lines(&r.text(&pids.join("cgroup.procs"))?));
+        s.pids_current = Some(r.number(pids, "pids.current")?);
+        s.pids_limit = Some(r.limit(pids, "pids.max")?);
+        s.processes = Some(count_lines(&r.text(pids, "cgroup.procs")?));
     }
     if let Some(blkio) = dirs.get("blkio") {
         // As the engine: the CFQ scheduler's lists where they exist, else the
         // throttle layer's.
-        let (bytes, ios) = match r.optional(&blkio.join("blkio.io_service_bytes_recursive"))? {
-            Some(bytes) => (bytes, r.text(&blkio.join("blkio.io_serviced_recursive"))?),
+        let (bytes, ios) = match r.optional(blkio, "blkio.io_service_bytes_recursive")? {
+            Some(bytes) => (bytes, r.text(blkio, "blkio.io_serviced_recursive")?),
             None => (
-                r.text(&blkio.join("blkio.throttle.io_service_bytes"))?,
-                r.text(&blkio.join("blkio.throttle.io_serviced"))?,
+                r.text(blkio, "blkio.throttle.io_service_bytes")?,
+                r.text(blkio, "blkio.throttle.io_serviced")?,
             ),
         };
         let ios = parse_blkio_v1(&ios);
@@ -449,8 +531,8 @@ fn read_v1(r: &Reader, dirs: &BTreeMap<&'static str, PathBuf>) -> Result<Stats, 
     Ok(s)
 }
 
-fn read_v2(r: &Reader, dir: &Path) -> Result<Stats, Miss> {
-    let cpu = r.text(&dir.join("cpu.stat"))?;
+fn read_v2(r: &Reader, dir: &Dir) -> Result<Stats, Miss> {
+    let cpu = r.text(dir, "cpu.stat")?;
     let k = parse_keyed(&cpu);
     let us = |key: &str| k.get(key).map(|v| v.saturating_mul(1000));
     let mut s = Stats {
@@ -464,43 +546,27 @@ fn read_v2(r: &Reader, dir: &Path) -> Result<Stats, Miss> {
         }),
         ..Default::default()
     };
-    let stat = r.text(&dir.join("memory.stat"))?;
+    let stat = r.text(dir, "memory.stat")?;
     let k = parse_keyed(&stat);
     let mut m = memory(
-        r.number(&dir.join("memory.current"))?,
+        r.number(dir, "memory.current")?,
         k.get("inactive_file").copied(),
     );
     m.rss = k.get("anon").copied();
     m.cache = k.get("file").copied();
     m.mapped_file = k.get("file_mapped").copied();
     // `memory.peak` exists from Linux 5.19; the engine reports no maximum on v2.
-    m.max_usage = match r.optional(&dir.join("memory.peak"))? {
-        Some(t) => Some(
-            t.trim()
-                .parse()
-                .map_err(|_| Miss::BadData(dir.join("memory.peak")))?,
-        ),
-        None => None,
-    };
+    m.max_usage = r.optional_number(dir, "memory.peak")?;
     // As the engine on v2: the OOM count stands for the v1 failure count.
-    let events = r.optional(&dir.join("memory.events"))?.unwrap_or_default();
+    let events = r.optional(dir, "memory.events")?.unwrap_or_default();
     m.failcnt = Some(parse_keyed(&events).get("oom").copied().unwrap_or(0));
     s.memory = Some(m);
-    if let Some(t) = r.optional(&dir.join("pids.current"))? {
-        s.pids_current = Some(
-            t.trim()
-                .parse()
-                .map_err(|_| Miss::BadData(dir.join("pids.current")))?,
-        );
-        let max = dir.join("pids.max");
-        s.pids_limit = Some(
-            parse_limit(&r.text(&max)?)
-                .ok_or(Miss::BadData(max))?
-                .unwrap_or(0),
-        );
+    s.pids_current = r.optional_number(dir, "pids.current")?;
+    if s.pids_current.is_some() {
+        s.pids_limit = Some(r.limit(dir, "pids.max")?);
     }
-    s.processes = Some(count_lines(&r.text(&dir.join("cgroup.procs"))?));
-    if let Some(io) = r.optional(&dir.join("io.stat"))? {
+    s.processes = Some(count_lines(&r.text(dir, "cgroup.procs")?));
+    if let Some(io) = r.optional(dir, "io.stat")? {
         s.blkio = parse_io_stat(&io)
             .into_iter()
             .map(|(dev, io)| BlockDevice {
