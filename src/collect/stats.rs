@@ -122,7 +122,8 @@ struct CgroupRead {
 
 /// Reads every live container's cgroup on a blocking thread (small files, no
 /// waiting on the engine). On `auto` a container that cannot be read is asked
-/// of the engine; on `cgroup` it gets no sample (a gone one none at all).
+/// of the engine; on `cgroup` it gets no sample (one without a process, gone
+/// or restarting, loses its last one).
 async fn read_cgroups(config: &Config, live: &[Arc<Container>], log: &mut LogOnce) -> CgroupRead {
     let paths = cgroup::Paths {
         sysfs: config.sysfs.clone(),
@@ -160,7 +161,8 @@ async fn read_cgroups(config: &Config, live: &[Arc<Container>], log: &mut LogOnc
                 }
                 if auto {
                     out.ask_engine.push(id);
-                } else if matches!(miss, cgroup::Miss::Gone(_)) {
+                } else if matches!(miss, cgroup::Miss::Gone(_) | cgroup::Miss::NoPid) {
+                    // No process (exited, or restarting): no stats, as the engine.
                     out.samples.push((id, Sample::None));
                 } else {
                     out.errors += 1;
