@@ -284,6 +284,9 @@ mod tests {
         assert_eq!(c.collect_interval, Duration::from_secs(15));
         assert_eq!(c.container_labels.len(), 4);
         assert_eq!(c.stats_concurrency, None);
+        assert_eq!(c.stats_source, StatsSource::Auto);
+        assert_eq!(c.sysfs, std::path::Path::new("/sys"));
+        assert_eq!(c.procfs, std::path::Path::new("/proc"));
     }
 
     #[test]
@@ -314,6 +317,10 @@ mod tests {
     fn bad_values_name_the_flag() {
         for (args, flag) in [
             (&["--collect.interval=soon"][..], "--collect.interval"),
+            (
+                &["--collect.stats-source=kernel"][..],
+                "--collect.stats-source",
+            ),
             (&["--collect.interval=1ms"][..], "--collect.interval"),
             (&["--docker.host=ftp://x"][..], "--docker.host"),
             (
