@@ -228,7 +228,7 @@ class Tree:
         shutil.rmtree(root, ignore_errors=True)
         self.items = []
         for c in listed:
-            if c["State"] not in ("running", "paused"):
+            if c["State"] not in ("running", "paused", "restarting"):
                 continue
             serial = int(c["Names"][0].lstrip("/").split("-")[1])
             self.items.append((c["Id"], 10_000 + serial))
