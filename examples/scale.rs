@@ -763,6 +763,10 @@ async fn start_exporter(
         "127.0.0.1:0",
         "--log.format",
         "json",
+        // These suites measure the engine's stats path (the simulator's pids
+        // are not this host's); bench/cgroup.py measures the cgroup source.
+        "--collect.stats-source",
+        "engine",
     ])
     .args(extra)
     .env_remove("DOCKER_HOST")

@@ -21,6 +21,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where container stats come from (`--collect.stats-source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsSource {
+    /// The cgroup where readable, else the engine, per container.
+    Auto,
+    /// The engine's stats call only.
+    Engine,
+    /// The cgroup files only; a container whose cgroup cannot be read gets no sample.
+    Cgroup,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
     Error,
@@ -70,6 +81,21 @@ pub struct Config {
     /// engines before 25, which answer at a 1 s tick, and 32 on newer ones.
     #[arg(long = "collect.stats-concurrency", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
     pub stats_concurrency: Option<usize>,
+
+    /// Where container stats come from: `cgroup` reads the kernel's cgroup
+    /// files (and `/proc/<pid>/net/dev`), `engine` asks the engine's stats
+    /// call, `auto` reads the cgroup where it can and asks the engine for the
+    /// rest, per container.
+    #[arg(long = "collect.stats-source", value_enum, default_value = "auto")]
+    pub stats_source: StatsSource,
+
+    /// Where the host's sysfs is mounted (its cgroups under `fs/cgroup`).
+    #[arg(long = "path.sysfs", default_value = "/sys")]
+    pub sysfs: std::path::PathBuf,
+
+    /// Where the host's procfs is mounted (`<pid>/cgroup`, `<pid>/net/dev`).
+    #[arg(long = "path.procfs", default_value = "/proc")]
+    pub procfs: std::path::PathBuf,
 
     /// Inspect calls in flight at once.
     #[arg(long = "collect.inspect-concurrency", default_value = "16", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
@@ -269,6 +295,9 @@ mod tests {
         assert_eq!(c.collect_interval, Duration::from_secs(15));
         assert_eq!(c.container_labels.len(), 4);
         assert_eq!(c.stats_concurrency, None);
+        assert_eq!(c.stats_source, StatsSource::Auto);
+        assert_eq!(c.sysfs, std::path::Path::new("/sys"));
+        assert_eq!(c.procfs, std::path::Path::new("/proc"));
     }
 
     #[test]
@@ -299,6 +328,10 @@ mod tests {
     fn bad_values_name_the_flag() {
         for (args, flag) in [
             (&["--collect.interval=soon"][..], "--collect.interval"),
+            (
+                &["--collect.stats-source=kernel"][..],
+                "--collect.stats-source",
+            ),
             (&["--collect.interval=1ms"][..], "--collect.interval"),
             (&["--docker.host=ftp://x"][..], "--docker.host"),
             (

@@ -11,6 +11,7 @@
 //! | [`config`] | flags → a validated [`config::Config`] |
 //! | [`docker`] | the Engine API client (the only code that knows URLs and JSON) and its wire types |
 //! | [`snapshot`] | the plain data `/metrics` is made from, and pure builders from wire types |
+//! | [`cgroup`] | the cgroup stats source: a container's stats read from its cgroup files and `/proc/<pid>/net/dev` |
 //! | [`filter`] | which containers are reported (`--container.include`/`--container.exclude`, the ignore label) |
 //! | [`collect`] | the collectors (engine, containers, stats, events, disk, swarm): the only writers of the snapshot |
 //! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot |
@@ -20,6 +21,7 @@
 //!
 //! [`run`] wires them together; `main.rs` only parses flags and sets up logging.
 
+pub mod cgroup;
 pub mod collect;
 pub mod config;
 pub mod docker;

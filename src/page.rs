@@ -460,6 +460,8 @@ mod tests {
             started_at: Some(1000.0),
             finished_at: None,
             spec: Spec::default(),
+            pid: None,
+            host_network: false,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
+    /// Containers whose cgroup could not be read, by reason; `None` on the
+    /// engine stats source.
+    pub stats_cgroup_misses: Option<BTreeMap<&'static str, u64>>,
     /// Whether the event stream is connected now (else it is reconnecting).
     pub events_connected: bool,
     /// The last answer of the `disk` collector, kept between its runs.
@@ -676,6 +679,12 @@ pub struct Container {
     pub started_at: Option<f64>,
     pub finished_at: Option<f64>,
     pub spec: Spec,
+    /// The init process's pid on the engine's host, while it runs (the cgroup
+    /// stats source finds the container's cgroup and network through it).
+    pub pid: Option<u32>,
+    /// `HostConfig.NetworkMode` is `host`: its network counters are the host's,
+    /// so no source reports them.
+    pub host_network: bool,
 }
 
 /// Why an inspect body could not become a [`Container`].
@@ -742,6 +751,15 @@ impl Container {
             started_at: st.started_at.as_deref().and_then(unix_time),
             finished_at: st.finished_at.as_deref().and_then(unix_time),
             spec: Spec::from_wire(&i.host_config.clone().unwrap_or_default(), saturated),
+            pid: st
+                .pid
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|p| *p > 0),
+            host_network: i
+                .host_config
+                .as_ref()
+                .and_then(|h| h.network_mode.as_deref())
+                == Some("host"),
         })
     }
 }
@@ -792,6 +810,8 @@ pub struct Stats {
     pub pids_current: Option<u64>,
     /// 0 when unlimited.
     pub pids_limit: Option<u64>,
+    /// Processes in the cgroup (`cgroup.procs`); the cgroup source only.
+    pub processes: Option<u64>,
     /// The counters of the sample this one replaced, for the overview page's
     /// rates; set by the stats collector (`None` for a container's first sample).
     pub previous: Option<Counters>,
@@ -957,6 +977,7 @@ impl Stats {
                 Some(l) => Some(if l < i64::MAX as u64 { l } else { 0 }),
                 None => omitted_is_zero.then_some(0),
             }),
+            processes: None,
             previous: None,
         })
     }

@@ -26,7 +26,7 @@ pub(super) struct Listed {
 impl Listed {
     /// The listed containers that are live (running, paused, restarting):
     /// as inspected this cycle, else as last known.
-    pub fn live_ids(&self, store: &Store) -> Vec<String> {
+    pub fn live(&self, store: &Store) -> Vec<Arc<Container>> {
         let fresh: HashMap<&str, &Arc<Container>> = self
             .inspected
             .iter()
@@ -37,11 +37,11 @@ impl Listed {
             self.ids
                 .iter()
                 .filter(|id| !gone.contains(id.as_str()))
-                .filter(|id| match fresh.get(id.as_str()) {
-                    Some(c) => c.state.is_live(),
-                    None => w.containers.get(*id).is_some_and(|c| c.state.is_live()),
+                .filter_map(|id| match fresh.get(id.as_str()) {
+                    Some(c) => Some(Arc::clone(c)),
+                    None => w.containers.get(id).cloned(),
                 })
-                .cloned()
+                .filter(|c| c.state.is_live())
                 .collect()
         })
     }

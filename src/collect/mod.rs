@@ -106,11 +106,11 @@ pub(crate) async fn cycle(
         )
     });
     let listed = containers::collect(client, store, config, &engine_info, full, log).await;
-    let live_ids = match &listed.result {
-        Ok(list) => list.live_ids(store),
+    let live = match &listed.result {
+        Ok(list) => list.live(store),
         Err(_) => Vec::new(),
     };
-    let sampled = stats::collect(client, config, &engine_info, &live_ids, log).await;
+    let sampled = stats::collect(client, config, &engine_info, &live, log).await;
 
     store.update(|w| {
         w.engine_up = listed.result.is_ok();

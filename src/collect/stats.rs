@@ -6,11 +6,18 @@
 //! tick, so on them every call of a cycle is put in flight at once (they all
 //! share one tick); newer engines answer in milliseconds and get a small
 //! concurrency. `--collect.stats-concurrency` overrides both.
+//!
+//! With `--collect.stats-source=cgroup` or `auto` (the default, unless the
+//! engine is remote) the samples are read from each container's cgroup files
+//! instead (see [`crate::cgroup`]), on a blocking thread, with no engine call;
+//! on `auto` a container whose cgroup cannot be read is asked of the engine.
+//! Each such miss is counted by reason.
 
 use super::{LogOnce, Outcome, Working};
-use crate::config::Config;
-use crate::docker::Client;
-use crate::snapshot::{now_unix, Engine, EngineKind, Saturated, Stats};
+use crate::cgroup;
+use crate::config::{Config, StatsSource};
+use crate::docker::{Client, Endpoint};
+use crate::snapshot::{now_unix, Container, Engine, EngineKind, Saturated, Stats};
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,7 +61,136 @@ pub fn concurrency(config: &Config, engine: &Engine) -> usize {
     })
 }
 
+/// A cycle's samples, and the containers whose cgroup could not be read, by reason.
+pub(super) struct Sampled {
+    pub samples: Vec<(String, Sample)>,
+    /// `None` on the engine source (no cgroup is read).
+    pub misses: Option<Vec<&'static str>>,
+}
+
+/// The source this cycle reads from: `auto` on a remote engine is `engine`
+/// (its containers' cgroups are on another host).
+fn source(config: &Config) -> StatsSource {
+    match (config.stats_source, &config.docker_host) {
+        (StatsSource::Auto, Endpoint::Tcp(_)) => StatsSource::Engine,
+        (source, _) => source,
+    }
+}
+
 pub(super) async fn collect(
+    client: &Client,
+    config: &Config,
+    engine: &Engine,
+    live: &[Arc<Container>],
+    log: &mut LogOnce,
+) -> Outcome<Sampled> {
+    let started = Instant::now();
+    let source = source(config);
+    let mut errors = 0;
+    let (mut samples, misses, ask_engine) = if source == StatsSource::Engine {
+        if log.first("stats source") {
+            tracing::info!(
+                source = "engine",
+                flag = ?config.stats_source,
+                "stats source: the engine's stats call{}",
+                if config.stats_source == StatsSource::Auto { " (auto: the engine is remote, its cgroups are not on this host)" } else { "" }
+            );
+        }
+        let ids = live.iter().map(|c| c.id.clone()).collect();
+        (Vec::new(), None, ids)
+    } else {
+        let read = read_cgroups(config, live, log).await;
+        errors += read.errors;
+        (read.samples, Some(read.misses), read.ask_engine)
+    };
+    if !ask_engine.is_empty() {
+        let asked = engine_samples(client, config, engine, &ask_engine, log).await;
+        errors += asked.errors;
+        samples.extend(asked.result);
+    }
+    Outcome {
+        result: Sampled { samples, misses },
+        took: started.elapsed(),
+        errors,
+    }
+}
+
+/// What reading the cgroups gave: samples, misses by reason, and (on `auto`)
+/// the containers to ask the engine for instead.
+struct CgroupRead {
+    samples: Vec<(String, Sample)>,
+    misses: Vec<&'static str>,
+    ask_engine: Vec<String>,
+    errors: u64,
+}
+
+/// Reads every live container's cgroup on a blocking thread (small files, no
+/// waiting on the engine). On `auto` a container that cannot be read is asked
+/// of the engine; on `cgroup` it gets no sample (one without a process, gone
+/// or restarting, loses its last one).
+async fn read_cgroups(config: &Config, live: &[Arc<Container>], log: &mut LogOnce) -> CgroupRead {
+    let paths = cgroup::Paths {
+        sysfs: config.sysfs.clone(),
+        procfs: config.procfs.clone(),
+    };
+    let list = live.to_vec();
+    let read = tokio::task::spawn_blocking(move || {
+        list.iter()
+            .map(|c| (c.id.clone(), cgroup::read(&paths, c)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let auto = config.stats_source == StatsSource::Auto;
+    let mut out = CgroupRead {
+        samples: Vec::with_capacity(read.len()),
+        misses: Vec::new(),
+        ask_engine: Vec::new(),
+        errors: 0,
+    };
+    for (id, r) in read {
+        match r {
+            Ok(s) => out.samples.push((id, Sample::Fresh(Arc::new(s)))),
+            Err(miss) => {
+                let reason = miss.reason();
+                out.misses.push(reason);
+                if log.first(format!("cgroup miss {reason}")) {
+                    tracing::warn!(
+                        container = %id,
+                        reason,
+                        error = %miss,
+                        "cannot read a container's stats from its cgroup{}",
+                        if auto { "; asking the engine instead (logged once per reason)" } else { " (logged once per reason)" }
+                    );
+                }
+                if auto {
+                    out.ask_engine.push(id);
+                } else if matches!(miss, cgroup::Miss::Gone(_) | cgroup::Miss::NoPid) {
+                    // No process (exited, or restarting): no stats, as the engine.
+                    out.samples.push((id, Sample::None));
+                } else {
+                    out.errors += 1;
+                    out.samples.push((id, Sample::Failed));
+                }
+            }
+        }
+    }
+    if log.first("stats source") {
+        tracing::info!(
+            source = ?config.stats_source,
+            sysfs = %config.sysfs.display(),
+            procfs = %config.procfs.display(),
+            from_cgroups = out.samples.len(),
+            from_engine = out.ask_engine.len(),
+            "stats source: cgroup files{}",
+            if out.misses.is_empty() { ", readable for every container" } else if auto { "; the engine for containers whose cgroup cannot be read (see the warnings)" } else { "; containers whose cgroup cannot be read get no stats (see the warnings)" }
+        );
+    }
+    out
+}
+
+/// One stats call per container, concurrently, under the cycle's deadline.
+async fn engine_samples(
     client: &Client,
     config: &Config,
     engine: &Engine,
@@ -146,7 +282,14 @@ fn keep_for(interval: Duration) -> Duration {
 }
 
 /// Stores a cycle's samples; a failed call keeps the previous sample for [`keep_for`].
-pub(super) fn apply(w: &mut Working, samples: Vec<(String, Sample)>, interval: Duration) {
+pub(super) fn apply(w: &mut Working, sampled: Sampled, interval: Duration) {
+    if let Some(misses) = sampled.misses {
+        let counts = w.stats_cgroup_misses.get_or_insert_with(Default::default);
+        for reason in misses {
+            *counts.entry(reason).or_default() += 1;
+        }
+    }
+    let samples = sampled.samples;
     let oldest = now_unix() - keep_for(interval).as_secs_f64();
     for (id, sample) in samples {
         match sample {
@@ -202,6 +345,8 @@ mod tests {
             started_at: None,
             finished_at: None,
             spec: Default::default(),
+            pid: None,
+            host_network: false,
         };
         w.containers.insert("c".into(), Arc::new(container));
         let sample = |read_at: f64, cpu: u64| {
@@ -210,7 +355,10 @@ mod tests {
                 cpu_total_ns: Some(cpu),
                 ..Default::default()
             };
-            vec![("c".to_string(), Sample::Fresh(Arc::new(s)))]
+            Sampled {
+                samples: vec![("c".to_string(), Sample::Fresh(Arc::new(s)))],
+                misses: None,
+            }
         };
         let interval = Duration::from_secs(1);
         apply(&mut w, sample(0.0, 1_000_000_000), interval);
@@ -224,7 +372,12 @@ mod tests {
             "only the sample just replaced is kept, not a chain"
         );
         assert_eq!(s.rates().unwrap().cpu_cores.map(|c| c.round()), Some(1.0));
-        apply(&mut w, vec![("c".to_string(), Sample::Failed)], interval);
+        let failed = Sampled {
+            samples: vec![("c".to_string(), Sample::Failed)],
+            misses: Some(vec!["gone", "gone"]),
+        };
+        apply(&mut w, failed, interval);
+        assert_eq!(w.stats_cgroup_misses.as_ref().unwrap()["gone"], 2);
         assert!(w.stats["c"].previous.is_some(), "a failed call keeps both");
     }
 }

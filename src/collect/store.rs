@@ -43,6 +43,9 @@ pub(crate) struct Working {
     pub events: Arc<EventCounts>,
     pub collectors: BTreeMap<&'static str, CollectorStatus>,
     pub event_stream_reconnects: u64,
+    /// Containers whose cgroup could not be read, by reason (`None` on the
+    /// engine stats source).
+    pub stats_cgroup_misses: Option<BTreeMap<&'static str, u64>>,
     /// When the last periodic cycle completed (Unix seconds).
     pub collected_at: f64,
     /// Set while the event stream is connected (with it, and no resync asked
@@ -107,6 +110,7 @@ impl Working {
             events: self.events.clone(),
             collectors: self.collectors.clone(),
             event_stream_reconnects: self.event_stream_reconnects,
+            stats_cgroup_misses: self.stats_cgroup_misses.clone(),
             events_connected: self.events_stream.is_some(),
             disk: self.disk.clone(),
             swarm: self.swarm.clone(),

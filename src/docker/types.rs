@@ -88,6 +88,8 @@ pub struct ContainerState {
     #[serde(rename = "OOMKilled")]
     pub oom_killed: Option<bool>,
     pub exit_code: Option<i64>,
+    /// The init process's pid on the engine's host (0 when not running).
+    pub pid: Option<i64>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub health: Option<Health>,
@@ -117,6 +119,7 @@ pub struct HostConfig {
     pub memory: Option<i64>,
     pub memory_reservation: Option<i64>,
     pub memory_swap: Option<i64>,
+    pub network_mode: Option<String>,
 }
 
 /// `GET /containers/{id}/stats?stream=false`: cgroup v1 and v2 shapes alike.

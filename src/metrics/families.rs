@@ -210,7 +210,7 @@ const CFS: [Row<Stats>; 3] = [
 ];
 
 #[rustfmt::skip]
-const MEMORY_THREADS_LAST_SEEN: [Row<Stats>; 11] = [
+const MEMORY_THREADS_LAST_SEEN: [Row<Stats>; 12] = [
     (MetricType::Gauge, "container_memory_usage_bytes", collected!("Current memory usage in bytes, including all memory regardless of when it was accessed"), |s| s.memory.as_ref().map(|m| m.usage.into())),
     (MetricType::Gauge, "container_memory_working_set_bytes", collected!("Current working set in bytes: usage minus inactive file cache"), |s| s.memory.as_ref().and_then(|m| m.working_set).map(Value::from)),
     (MetricType::Gauge, "container_memory_rss", collected!("Size of RSS in bytes"), |s| s.memory.as_ref().and_then(|m| m.rss).map(Value::from)),
@@ -221,6 +221,7 @@ const MEMORY_THREADS_LAST_SEEN: [Row<Stats>; 11] = [
     (MetricType::Counter, "container_memory_failcnt", collected!("Number of memory usage hits limits"), |s| s.memory.as_ref().and_then(|m| m.failcnt).map(Value::from)),
     (MetricType::Gauge, "container_threads", collected!("Number of threads running inside the container"), |s| s.pids_current.map(Value::from)),
     (MetricType::Gauge, "container_threads_max", collected!("Maximum number of threads allowed inside the container, 0 when unlimited"), |s| s.pids_limit.map(Value::from)),
+    (MetricType::Gauge, "container_processes", collected!("Number of processes running inside the container (cgroup stats source only)"), |s| s.processes.map(Value::from)),
     (MetricType::Gauge, "container_last_seen", collected!("Last time the exporter saw this container's stats, in Unix seconds"), |s| Some(Value::Float(s.read_at))),
 ];
 
@@ -757,4 +758,16 @@ fn exporter_families<'a>(out: &mut Emitter<'a, '_>, s: &'a Snapshot) {
         "Times the event stream was opened again after it broke",
     )
     .push(vec![], s.event_stream_reconnects);
+    if let Some(misses) = &s.stats_cgroup_misses {
+        let f = out.counter(
+            "docker_exporter_stats_cgroup_misses_total",
+            "Containers whose stats could not be read from their cgroup, by reason; on --collect.stats-source=auto the engine was asked instead",
+        );
+        for reason in crate::cgroup::REASONS {
+            f.push(
+                vec![("reason", reason)],
+                misses.get(reason).copied().unwrap_or(0),
+            );
+        }
+    }
 }

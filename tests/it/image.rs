@@ -71,12 +71,19 @@ async fn the_image_runs_unprivileged_against_the_real_daemon() {
         &name,
         "-v",
         &format!("{DOCKER_SOCK}:{DOCKER_SOCK}:ro"),
+        // The cgroup stats source, as the deploy recipes mount it.
+        "-v",
+        "/sys/fs/cgroup:/host/sys/fs/cgroup:ro",
+        "-v",
+        "/proc:/host/proc:ro",
         "--group-add",
         &gid,
         "-p",
         "127.0.0.1::9417",
         &image.0,
         "--collect.interval=1s",
+        "--path.sysfs=/host/sys",
+        "--path.procfs=/host/proc",
     ]);
     let published = docker(&["port", &name, "9417/tcp"]);
     let addr = published
@@ -89,9 +96,11 @@ async fn the_image_runs_unprivileged_against_the_real_daemon() {
     let m = loop {
         if let Ok(r) = try_http_request(addr, "GET", "/metrics", &[]).await {
             let m = Metrics::parse(&r.text());
-            // It sees the daemon, and itself among the containers.
+            // It sees the daemon, and itself among the containers, its own
+            // stats read from its cgroup as the unprivileged user.
             if m.get("docker_up", &[]) == Some(1.0)
                 && m.get("docker_container_info", &[("name", &name)]).is_some()
+                && m.get("container_processes", &[("name", &name)]).is_some()
             {
                 break m;
             }

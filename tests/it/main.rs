@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module a theme.
 
+mod cgroup;
 mod dashboards;
 mod dashboards_live;
 mod deploy;

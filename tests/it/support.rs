@@ -29,8 +29,14 @@ pub struct Exporter {
 
 impl Exporter {
     /// Starts the exporter with these flags (plus a loopback listen address).
+    /// The stats come from the engine unless `--collect.stats-source` is
+    /// given: the simulated engine's pids are not this host's, and the
+    /// engine path stays what most tests check.
     pub async fn start(args: &[&str]) -> Exporter {
         let mut all = vec!["docker_exporter", "--web.listen-address=127.0.0.1:0"];
+        if !args.iter().any(|a| a.starts_with("--collect.stats-source")) {
+            all.push("--collect.stats-source=engine");
+        }
         all.extend_from_slice(args);
         let config = Config::try_from_args(all).expect("test flags parse");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
