@@ -494,9 +494,36 @@ async fn real_podman_states_ids_resources_and_promtool() {
         stats["pids"].as_str().unwrap(),
         "podman stats pids"
     );
-    // Podman sends no pids limit and no failcnt: no series rather than a wrong 0.
-    assert!(!m.has_family("container_threads_max"), "{}", m.body);
-    assert!(!m.has_family("container_memory_failcnt_total"));
+    // On this host the default source (auto) reads the cgroup files: the
+    // pids limit Podman's stats leave out comes from pids.max.
+    assert_eq!(series(&m, "container_processes"), 1.0);
+    assert_eq!(
+        series(&m, "container_threads_max"),
+        cgroup_file("pids", &cgroup, "pids.max")
+    );
+    assert_eq!(series(&m, "container_threads_max"), 50.0);
+    let misses = m.find("docker_exporter_stats_cgroup_misses_total", &[]);
+    assert!(!misses.is_empty());
+    for (key, value) in misses {
+        assert_eq!(value, 0.0, "a cgroup miss on Podman: {key}");
+    }
+    // On the engine's stats call Podman sends no pids limit and no failcnt:
+    // no series rather than a wrong 0.
+    let engine_source = p.exporter(&["--collect.interval=1s", "--collect.stats-source=engine"]);
+    let m2 = engine_source
+        .wait_for(30, "a stats sample from Podman's stats call", |m| {
+            m.get("container_threads", &[("name", &limited)]).is_some()
+        })
+        .await;
+    assert_eq!(
+        series(&m2, "container_threads"),
+        cgroup_file("pids", &cgroup, "pids.current")
+    );
+    assert!(!m2.has_family("container_threads_max"), "{}", m2.body);
+    assert!(!m2.has_family("container_memory_failcnt_total"));
+    assert!(!m2.has_family("container_processes"));
+    assert!(!m2.has_family("docker_exporter_stats_cgroup_misses_total"));
+    drop(engine_source);
     assert_eq!(
         m.get(
             "docker_exporter_collector_errors_total",
