@@ -321,7 +321,7 @@ pub fn families<'a>(
 /// that container alone), then the shared ones; so a body is, family by
 /// family, the containers' parts followed by the shared part
 /// (`fragments.rs` assembles it so).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Part {
     /// Everything: the whole body.
     All,
@@ -329,9 +329,9 @@ pub enum Part {
     /// container (engine, events by type, swarm, the exporter's own, the
     /// counts of containers no longer live).
     Shared,
-    /// The series of this one container (index into `containers`), in the
+    /// The series of these containers (indices into `containers`), in the
     /// families that have some; the shared families are left out.
-    Container(usize),
+    Containers(std::ops::Range<usize>),
 }
 
 /// The families of `part` of one snapshot, in body order.
@@ -345,10 +345,10 @@ pub fn part_families<'a>(
         current: None,
         result: Ok(()),
     };
-    let entries = match part {
+    let entries = match &part {
         Part::All => &s.containers[..],
         Part::Shared => &[],
-        Part::Container(i) => &s.containers[i..=i],
+        Part::Containers(range) => &s.containers[range.clone()],
     };
     let containers: Vec<ContainerLabels<'_>> = entries
         .iter()
@@ -358,7 +358,7 @@ pub fn part_families<'a>(
             name: vec![("name", entry.container.name.as_str())],
         })
         .collect();
-    let shared = !matches!(part, Part::Container(_));
+    let shared = !matches!(part, Part::Containers(_));
 
     if shared {
         engine_families(&mut out, s);

@@ -1,17 +1,20 @@
-//! Fragment encoding: the body of a new snapshot made from each container's
-//! encoded series, re-encoding only the containers whose data changed.
+//! Fragment encoding: the body of a new snapshot made from encoded blocks of
+//! containers, re-encoding only the blocks whose containers changed.
 //!
 //! A family's series in the body are each container's series, in snapshot
-//! order, then the shared ones (see [`Part`]). So every container has a
-//! [`Fragment`] per format: its encoded lines cut by family, kept with the
-//! `Arc`s they were made from ([`Key`]). A new snapshot re-encodes the shared
-//! part (headers of every family, and the series of no container) and the
-//! containers whose `Arc`s moved; then [`assemble`] walks the families,
-//! writing a family's header once, copying each container's slice of it, and
-//! the shared lines. The body is byte-identical to a full encode (invariant
-//! in `ARCHITECTURE.md`, property test `tests/it/fragments.rs`); every cut is
-//! checked against what the encoder was given, and a body that cannot be
-//! trusted is an [`Untrusted`] error: the caller encodes in full instead.
+//! order, then the shared ones (see [`Part`]). The containers are cut into
+//! blocks (a block ends after a container whose id hashes to a boundary, so
+//! adding or removing a container changes one block, not every block after
+//! it); each block is encoded on its own, in each format, and kept with the
+//! `Arc`s its containers' series were made from ([`Key`]). A new snapshot
+//! encodes the shared part (a header for every family, and the series of no
+//! container) and the blocks whose `Arc`s moved; [`assemble`] then walks the
+//! families, writing a family's header once, copying each block's lines of
+//! it, then the shared lines. The body is byte-identical to a full encode
+//! (invariant in `ARCHITECTURE.md`, property test `tests/it/fragments.rs`);
+//! every cut is checked against the series the encoder was given, and a body
+//! that cannot be trusted is an [`Untrusted`] error: the caller then encodes
+//! in full.
 
 use super::families::{part_families, Part};
 use super::Format;
@@ -84,30 +87,48 @@ fn same_arc<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
     }
 }
 
-/// One container's encoded series in one format, cut by family.
-#[derive(Debug)]
-struct Fragment {
-    key: Key,
-    lines: String,
-    /// Each family the container has series in, in body order, with the end
-    /// of its lines in `lines`.
-    ends: Vec<(&'static str, usize)>,
+/// Consecutive containers encoded together in one format.
+struct Block {
+    keys: Vec<Key>,
+    cut: Cut,
 }
 
-/// The fragments of the last snapshot encoded in one format, by container id.
-#[derive(Debug, Default)]
+/// A block ends after a container whose id hashes to 0 modulo this (so
+/// blocks average this many containers), or at [`BLOCK_MAX`]: an event
+/// re-encodes a block, a body copies one slice per block and family.
+const BLOCK_EVERY: u64 = 32;
+const BLOCK_MAX: usize = 128;
+
+fn ends_block(id: &str) -> bool {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish() % BLOCK_EVERY == 0
+}
+
+/// The blocks of the last snapshot encoded in one format, by the id of
+/// their first container.
+#[derive(Default)]
 pub struct Fragments {
-    by_id: HashMap<String, Fragment>,
+    by_first: HashMap<String, Block>,
 }
 
-/// How much of the last body was re-encoded.
+impl std::fmt::Debug for Fragments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fragments({} blocks)", self.by_first.len())
+    }
+}
+
+/// How much of the last body was re-encoded, in containers and blocks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reuse {
     pub encoded: usize,
     pub reused: usize,
+    pub blocks_encoded: usize,
+    pub blocks_reused: usize,
 }
 
-/// The body of `s` in `format`, from the fragments of earlier snapshots where
+/// The body of `s` in `format`, from the blocks of earlier snapshots where
 /// they still stand; `fragments` then holds those of `s`.
 pub fn render(
     s: &Arc<Snapshot>,
@@ -115,63 +136,69 @@ pub fn render(
     fragments: &mut Fragments,
     size_hint: usize,
 ) -> Result<(String, Reuse), Untrusted> {
-    let mut old = std::mem::take(&mut fragments.by_id);
-    let shared = Cut::encode(s, Part::Shared, format, &mut String::new())?;
-    let mut scratch = String::new();
+    let mut old = std::mem::take(&mut fragments.by_first);
+    let shared = Cut::encode(s, Part::Shared, format)?;
     let mut reuse = Reuse::default();
-    let mut current = Vec::with_capacity(s.containers.len());
+    let mut blocks = Vec::new();
+    let mut start = 0;
     for (i, e) in s.containers.iter().enumerate() {
-        let key = Key::of(s, i);
-        let fragment = match old.remove(&e.container.id) {
-            Some(f) if f.key.same(&key) => {
-                reuse.reused += 1;
-                f
+        if i + 1 < s.containers.len() && i + 1 - start < BLOCK_MAX && !ends_block(&e.container.id) {
+            continue;
+        }
+        let keys: Vec<Key> = (start..=i).map(|j| Key::of(s, j)).collect();
+        let first = &s.containers[start].container.id;
+        let block = match old.remove(first) {
+            Some(b)
+                if b.keys.len() == keys.len()
+                    && b.keys.iter().zip(&keys).all(|(a, b)| a.same(b)) =>
+            {
+                reuse.reused += keys.len();
+                reuse.blocks_reused += 1;
+                b
             }
             _ => {
-                reuse.encoded += 1;
-                Fragment::encode(s, i, key, format, &mut scratch)?
+                reuse.encoded += keys.len();
+                reuse.blocks_encoded += 1;
+                let cut = Cut::encode(s, Part::Containers(start..i + 1), format)?;
+                Block { keys, cut }
             }
         };
-        current.push(fragment);
+        blocks.push(block);
+        start = i + 1;
     }
     drop(old);
-    let body = assemble(&shared, &current, format, size_hint)?;
-    fragments.by_id = current
+    let body = assemble(&shared, &blocks, format, size_hint)?;
+    fragments.by_first = blocks
         .into_iter()
-        .map(|f| (f.key.container.id.clone(), f))
+        .map(|b| (b.keys[0].container.id.clone(), b))
         .collect();
     Ok((body, reuse))
 }
 
 /// The body: per family, its header once (when it has a series), each
-/// container's slice, then the shared lines.
+/// block's lines of it, then the shared lines.
 fn assemble(
     shared: &Cut,
-    fragments: &[Fragment],
+    blocks: &[Block],
     format: Format,
     size_hint: usize,
 ) -> Result<String, Untrusted> {
     let mut out = String::with_capacity(size_hint + size_hint / 16 + 4096);
-    let mut cursors = vec![0usize; fragments.len()];
+    let mut cursors = vec![0usize; blocks.len()];
     for family in &shared.families {
         let mut header = false;
-        for (f, cursor) in fragments.iter().zip(cursors.iter_mut()) {
-            let Some(&(name, end)) = f.ends.get(*cursor) else {
+        for (b, cursor) in blocks.iter().zip(cursors.iter_mut()) {
+            let Some(f) = b.cut.families.get(*cursor) else {
                 continue;
             };
-            if name != family.name {
+            if f.name != family.name {
                 continue;
             }
             if !header {
                 out.push_str(&shared.text[family.header.clone()]);
                 header = true;
             }
-            let start = if *cursor == 0 {
-                0
-            } else {
-                f.ends[*cursor - 1].1
-            };
-            out.push_str(&f.lines[start..end]);
+            out.push_str(&b.cut.text[f.lines.clone()]);
             *cursor += 1;
         }
         if !family.lines.is_empty() {
@@ -181,10 +208,10 @@ fn assemble(
             out.push_str(&shared.text[family.lines.clone()]);
         }
     }
-    if fragments
+    if blocks
         .iter()
         .zip(&cursors)
-        .any(|(f, &c)| c != f.ends.len())
+        .any(|(b, &c)| c != b.cut.families.len())
     {
         return Err(Untrusted::Leftover);
     }
@@ -195,30 +222,6 @@ fn assemble(
         out.shrink_to_fit();
     }
     Ok(out)
-}
-
-impl Fragment {
-    /// Encodes container `i` of `s` (through `scratch`, reused between calls).
-    fn encode(
-        s: &Arc<Snapshot>,
-        i: usize,
-        key: Key,
-        format: Format,
-        scratch: &mut String,
-    ) -> Result<Fragment, Untrusted> {
-        let cut = Cut::encode(s, Part::Container(i), format, scratch)?;
-        let mut lines = String::with_capacity(cut.families.iter().map(|f| f.lines.len()).sum());
-        let ends = cut
-            .families
-            .iter()
-            .map(|f| {
-                lines.push_str(&cut.text[f.lines.clone()]);
-                (f.name, lines.len())
-            })
-            .collect();
-        *scratch = cut.text;
-        Ok(Fragment { key, lines, ends })
-    }
 }
 
 /// One part of a snapshot encoded, and where each family's header and series
@@ -236,8 +239,8 @@ struct CutFamily {
 
 /// Hands prometheus-client the families of one part, and notes each family
 /// encoded with its series count. The shared part has a header for every
-/// family (the containers' series may need it); a container's part only the
-/// families it has series in.
+/// family (the containers' series may need it); a block only the families
+/// it has series in.
 #[derive(Debug)]
 struct PartCollector {
     snapshot: Arc<Snapshot>,
@@ -249,7 +252,7 @@ impl Collector for PartCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let every = matches!(self.part, Part::Shared);
-        part_families(&self.snapshot, self.part, &mut |family| {
+        part_families(&self.snapshot, self.part.clone(), &mut |family| {
             if family.series.is_empty() && !every {
                 return Ok(());
             }
@@ -260,24 +263,18 @@ impl Collector for PartCollector {
 }
 
 impl Cut {
-    /// Encodes `part` of `s` into `buffer` (cleared first; taken into the cut)
-    /// and cuts it at the families: each is a `# HELP` line, a `# TYPE` line
-    /// and exactly as many series lines (none starting with `#`) as it had.
-    fn encode(
-        s: &Arc<Snapshot>,
-        part: Part,
-        format: Format,
-        buffer: &mut String,
-    ) -> Result<Cut, Untrusted> {
+    /// Encodes `part` of `s` and cuts it at the families: each is a `# HELP`
+    /// line, a `# TYPE` line and exactly as many series lines (none starting
+    /// with `#`) as it had.
+    fn encode(s: &Arc<Snapshot>, part: Part, format: Format) -> Result<Cut, Untrusted> {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut registry = Registry::default();
         registry.register_collector(Box::new(PartCollector {
             snapshot: s.clone(),
-            part,
+            part: part.clone(),
             seen: seen.clone(),
         }));
-        let mut text = std::mem::take(buffer);
-        text.clear();
+        let mut text = String::new();
         let result = match format {
             Format::Text => {
                 prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
@@ -320,6 +317,9 @@ impl Cut {
         }
         if pos != text.len() {
             return Err(Untrusted::Cut("tail"));
+        }
+        if text.capacity() > text.len() + text.len() / 8 {
+            text.shrink_to_fit();
         }
         Ok(Cut { text, families })
     }
