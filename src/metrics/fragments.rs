@@ -9,8 +9,8 @@
 //! `Arc`s its containers' series were made from ([`Key`]). A new snapshot
 //! encodes the shared part (a header for every family, and the series of no
 //! container) and the blocks whose `Arc`s moved; [`assemble`] then walks the
-//! families, writing a family's header once, copying each block's lines of
-//! it, then the shared lines. The body is byte-identical to a full encode
+//! families and lists a family's header once, each block's lines of it, then
+//! the shared lines: the body is those slices (served as they are, no copy). The body is byte-identical to a full encode
 //! (invariant in `ARCHITECTURE.md`, property test `tests/it/fragments.rs`);
 //! every cut is checked against the series the encoder was given, and a body
 //! that cannot be trusted is an [`Untrusted`] error: the caller then encodes
@@ -19,6 +19,7 @@
 use super::families::{part_families, Part};
 use super::Format;
 use crate::snapshot::{Container, Disk, Engine, Snapshot, Stats};
+use hyper::body::Bytes;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
@@ -128,14 +129,14 @@ pub struct Reuse {
     pub blocks_reused: usize,
 }
 
-/// The body of `s` in `format`, from the blocks of earlier snapshots where
-/// they still stand; `fragments` then holds those of `s`.
+/// The body of `s` in `format`, as slices of the blocks of earlier snapshots
+/// where they still stand (nothing is copied); `fragments` then holds those
+/// of `s`.
 pub fn render(
     s: &Arc<Snapshot>,
     format: Format,
     fragments: &mut Fragments,
-    size_hint: usize,
-) -> Result<(String, Reuse), Untrusted> {
+) -> Result<(Vec<Bytes>, Reuse), Untrusted> {
     let mut old = std::mem::take(&mut fragments.by_first);
     let shared = Cut::encode(s, Part::Shared, format)?;
     let mut reuse = Reuse::default();
@@ -167,7 +168,7 @@ pub fn render(
         start = i + 1;
     }
     drop(old);
-    let body = assemble(&shared, &blocks, format, size_hint)?;
+    let body = assemble(&shared, &blocks, format)?;
     fragments.by_first = blocks
         .into_iter()
         .map(|b| (b.keys[0].container.id.clone(), b))
@@ -177,13 +178,8 @@ pub fn render(
 
 /// The body: per family, its header once (when it has a series), each
 /// block's lines of it, then the shared lines.
-fn assemble(
-    shared: &Cut,
-    blocks: &[Block],
-    format: Format,
-    size_hint: usize,
-) -> Result<String, Untrusted> {
-    let mut out = String::with_capacity(size_hint + size_hint / 16 + 4096);
+fn assemble(shared: &Cut, blocks: &[Block], format: Format) -> Result<Vec<Bytes>, Untrusted> {
+    let mut out = Vec::with_capacity(shared.families.len() * (blocks.len() + 2) + 1);
     let mut cursors = vec![0usize; blocks.len()];
     for family in &shared.families {
         let mut header = false;
@@ -195,17 +191,19 @@ fn assemble(
                 continue;
             }
             if !header {
-                out.push_str(&shared.text[family.header.clone()]);
+                out.push(shared.text.slice(family.header.clone()));
                 header = true;
             }
-            out.push_str(&b.cut.text[f.lines.clone()]);
+            out.push(b.cut.text.slice(f.lines.clone()));
             *cursor += 1;
         }
         if !family.lines.is_empty() {
-            if !header {
-                out.push_str(&shared.text[family.header.clone()]);
-            }
-            out.push_str(&shared.text[family.lines.clone()]);
+            let start = if header {
+                family.lines.start
+            } else {
+                family.header.start
+            };
+            out.push(shared.text.slice(start..family.lines.end));
         }
     }
     if blocks
@@ -216,10 +214,7 @@ fn assemble(
         return Err(Untrusted::Leftover);
     }
     if format == Format::OpenMetrics {
-        out.push_str("# EOF\n");
-    }
-    if out.capacity() > out.len() + out.len() / 8 + 4096 {
-        out.shrink_to_fit();
+        out.push(Bytes::from_static(b"# EOF\n"));
     }
     Ok(out)
 }
@@ -227,7 +222,7 @@ fn assemble(
 /// One part of a snapshot encoded, and where each family's header and series
 /// lines are in it.
 struct Cut {
-    text: String,
+    text: Bytes,
     families: Vec<CutFamily>,
 }
 
@@ -321,6 +316,9 @@ impl Cut {
         if text.capacity() > text.len() + text.len() / 8 {
             text.shrink_to_fit();
         }
-        Ok(Cut { text, families })
+        Ok(Cut {
+            text: Bytes::from(text),
+            families,
+        })
     }
 }

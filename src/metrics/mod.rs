@@ -156,16 +156,54 @@ pub fn render(snapshot: &Arc<Snapshot>, format: Format, size_hint: usize) -> Str
     out
 }
 
+/// A body as the slices it is made of (of encoded blocks, see
+/// `fragments.rs`; one slice when gzip-compressed or encoded in full).
+#[derive(Debug, Clone)]
+pub struct Body {
+    chunks: Arc<[Bytes]>,
+    len: usize,
+}
+
+impl Body {
+    fn new(chunks: Vec<Bytes>) -> Body {
+        let len = chunks.iter().map(Bytes::len).sum();
+        Body {
+            chunks: chunks.into(),
+            len,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+
+    /// The body in one piece (a copy, unless it is one already).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.chunks[..] {
+            [one] => one.clone(),
+            chunks => Bytes::from(chunks.concat()),
+        }
+    }
+}
+
 /// The encoded bodies of one snapshot, made on first use.
 #[derive(Debug)]
 pub struct Exposition {
     snapshot: Arc<Snapshot>,
-    bodies: [OnceLock<Bytes>; 4],
+    bodies: [OnceLock<Body>; 4],
     shared: Arc<Shared>,
 }
 
 /// What the expositions of one cache share, per format: the size of the last
-/// plain body, the containers' fragments of the last snapshot encoded.
+/// body encoded in full, the blocks of the last snapshot encoded.
 #[derive(Debug, Default)]
 struct Shared {
     size_hints: [AtomicUsize; 2],
@@ -178,25 +216,25 @@ struct Shared {
 impl Shared {
     /// The plain body of `s` in `format`: assembled from fragments, or in
     /// full if the assembly cannot be trusted (counted, logged once).
-    fn encode(&self, s: &Arc<Snapshot>, format: Format) -> String {
+    fn encode(&self, s: &Arc<Snapshot>, format: Format) -> Body {
         let i = (format == Format::OpenMetrics) as usize;
-        let hint = self.size_hints[i].load(Ordering::Relaxed);
         let mut fragments = self.fragments[i].lock().unwrap_or_else(|e| e.into_inner());
-        let body = match fragments::render(s, format, &mut fragments, hint) {
-            Ok((body, reuse)) => {
+        match fragments::render(s, format, &mut fragments) {
+            Ok((chunks, reuse)) => {
                 *self.reuse[i].lock().unwrap_or_else(|e| e.into_inner()) = reuse;
-                body
+                Body::new(chunks)
             }
             Err(e) => {
                 if self.fallbacks.fetch_add(1, Ordering::Relaxed) == 0 {
                     tracing::error!(error = %e, "fragment encoding failed; encoding whole bodies instead (a bug)");
                 }
                 *fragments = Default::default();
-                render(s, format, hint)
+                let hint = &self.size_hints[i];
+                let body = render(s, format, hint.load(Ordering::Relaxed));
+                hint.store(body.len(), Ordering::Relaxed);
+                Body::new(vec![Bytes::from(body)])
             }
-        };
-        self.size_hints[i].store(body.len(), Ordering::Relaxed);
-        body
+        }
     }
 }
 
@@ -210,30 +248,32 @@ impl Exposition {
     }
 
     /// The body if it is already made (serving it costs nothing).
-    pub fn cached(&self, format: Format, gzip: bool) -> Option<Bytes> {
+    pub fn cached(&self, format: Format, gzip: bool) -> Option<Body> {
         self.bodies[Self::slot(format, gzip)].get().cloned()
     }
 
     /// The body in `format`, gzip-compressed when `gzip`; made on first use
     /// (CPU-bound: not on an async worker when not [`cached`](Self::cached)).
-    pub fn body(&self, format: Format, gzip: bool) -> Bytes {
+    pub fn body(&self, format: Format, gzip: bool) -> Body {
         self.bodies[Self::slot(format, gzip)]
             .get_or_init(|| {
                 if gzip {
                     return compress(&self.body(format, false));
                 }
-                Bytes::from(self.shared.encode(&self.snapshot, format))
+                self.shared.encode(&self.snapshot, format)
             })
             .clone()
     }
 }
 
-fn compress(body: &[u8]) -> Bytes {
+fn compress(body: &Body) -> Body {
     let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::fast());
-    gz.write_all(body).expect("gzip into a Vec");
+    for chunk in body.chunks() {
+        gz.write_all(chunk).expect("gzip into a Vec");
+    }
     let mut out = gz.finish().expect("gzip into a Vec");
     out.shrink_to_fit();
-    Bytes::from(out)
+    Body::new(vec![Bytes::from(out)])
 }
 
 /// The exposition of the newest snapshot a scrape asked for, shared by all

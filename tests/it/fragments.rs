@@ -386,7 +386,7 @@ proptest! {
             let snapshot = world.snapshot();
             let exposition = cache.get(snapshot.clone());
             for format in [Format::Text, Format::OpenMetrics] {
-                let body = exposition.body(format, false);
+                let body = exposition.body(format, false).to_bytes();
                 let full = render(&snapshot, format, 0);
                 prop_assert_eq!(std::str::from_utf8(&body).unwrap(), full.as_str(), "{:?} after {:?}", format, step);
                 prop_assert_eq!(cache.fallbacks(), 0);
@@ -445,7 +445,7 @@ fn one_changed_container_of_a_thousand_encodes_one_block() {
     );
     let snapshot = world.snapshot();
     for format in [Format::Text, Format::OpenMetrics] {
-        let body = cache.get(snapshot.clone()).body(format, false);
+        let body = cache.get(snapshot.clone()).body(format, false).to_bytes();
         let reuse = cache.reuse(format);
         assert_eq!(reuse.blocks_encoded, 1, "{reuse:?}");
         assert!(reuse.blocks_reused > 10, "{reuse:?}");
