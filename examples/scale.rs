@@ -15,6 +15,7 @@
 //! target/release/examples/scale real     # event-to-metric latency on /var/run/docker.sock
 //! target/release/examples/scale peer --python /tmp/peer-venv/bin/python
 //! target/release/examples/scale page     # /metrics with and without the overview page polled
+//! target/release/examples/scale encode   # encoding in-process: full encode vs fragments, gzip
 //! ```
 //!
 //! The exporter's binary is looked up in `--bin-dir`, else next to the example's
@@ -2248,7 +2249,7 @@ fn suite_encode(a: &EncodeArgs) -> Result<()> {
         "fragments, nothing reused ms (median of 5)",
         "fragments, one container changed: p50 / p99 ms",
         "blocks re-encoded per change",
-        "gzip level 1 ms; size",
+        "gzip ms; size",
     ]);
     for &n in &a.sizes {
         progress(format!("encode suite: N={n}"));
@@ -2266,7 +2267,9 @@ fn suite_encode(a: &EncodeArgs) -> Result<()> {
                 let (d, body) = timed(|| cache.get(base.clone()).body(format, false));
                 cold.push(d);
                 if body.len() != len {
-                    bail!("N={n} {format:?}: the assembled body differs in length from a full encode");
+                    bail!(
+                        "N={n} {format:?}: the assembled body differs in length from a full encode"
+                    );
                 }
             }
             let cache = ExpositionCache::default();
@@ -2284,7 +2287,11 @@ fn suite_encode(a: &EncodeArgs) -> Result<()> {
                 let mut s = (*base).clone();
                 let i = (k * 7919) % n;
                 let mut c = (*s.containers[i].container).clone();
-                c.state = if c.state == State::Running { State::Exited } else { State::Running };
+                c.state = if c.state == State::Running {
+                    State::Exited
+                } else {
+                    State::Running
+                };
                 s.containers[i].container = Arc::new(c);
                 let s = Arc::new(s);
                 let (d, body) = timed(|| cache.get(s.clone()).body(format, false));
