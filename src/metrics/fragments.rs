@@ -281,6 +281,12 @@ impl Cut {
         result.map_err(|_| Untrusted::Cut("part"))?;
         drop(registry);
         let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+        Cut::new(text, seen)
+    }
+
+    /// Cuts `text` at the families `seen` (name, series count), in order;
+    /// anything else in it makes it untrusted.
+    fn new(mut text: String, seen: Vec<(&'static str, usize)>) -> Result<Cut, Untrusted> {
         let mut pos = 0;
         let line = |pos: &mut usize, header: Option<&str>| -> Result<(), Untrusted> {
             let rest = &text[*pos..];
@@ -320,5 +326,59 @@ impl Cut {
             text: Bytes::from(text),
             families,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str =
+        "# HELP a A\n# TYPE a gauge\na 1\na{x=\"#\"} 2\n# HELP b B\n# TYPE b gauge\n";
+
+    #[test]
+    fn a_cut_follows_the_series_counts() {
+        let cut = Cut::new(TEXT.into(), vec![("a", 2), ("b", 0)]).unwrap();
+        let f = &cut.families;
+        assert_eq!(
+            &cut.text[f[0].header.clone()],
+            b"# HELP a A\n# TYPE a gauge\n".as_slice()
+        );
+        assert_eq!(
+            &cut.text[f[0].lines.clone()],
+            b"a 1\na{x=\"#\"} 2\n".as_slice()
+        );
+        assert!(f[1].lines.is_empty());
+    }
+
+    #[test]
+    fn text_that_does_not_match_the_counts_is_untrusted() {
+        for seen in [
+            vec![("a", 1), ("b", 0)],
+            vec![("a", 3), ("b", 0)],
+            vec![("a", 2)],
+            vec![("a", 2), ("b", 0), ("c", 0)],
+        ] {
+            assert!(Cut::new(TEXT.into(), seen.clone()).is_err(), "{seen:?}");
+        }
+        let no_newline = TEXT.trim_end().to_string();
+        assert!(Cut::new(no_newline, vec![("a", 2), ("b", 0)]).is_err());
+    }
+
+    #[test]
+    fn a_block_family_the_body_lacks_is_untrusted() {
+        let shared = Cut::new("# HELP a A\n# TYPE a gauge\n".into(), vec![("a", 0)]).unwrap();
+        let block = |text: &str, seen| Block {
+            keys: Vec::new(),
+            cut: Cut::new(text.into(), seen).unwrap(),
+        };
+        let ok = block("# HELP a A\n# TYPE a gauge\na 1\n", vec![("a", 1)]);
+        let body = assemble(&shared, &[ok], Format::Text).unwrap().concat();
+        assert_eq!(body, b"# HELP a A\n# TYPE a gauge\na 1\n");
+        let stray = block("# HELP z Z\n# TYPE z gauge\nz 1\n", vec![("z", 1)]);
+        assert!(matches!(
+            assemble(&shared, &[stray], Format::Text),
+            Err(Untrusted::Leftover)
+        ));
     }
 }
