@@ -15,6 +15,7 @@
 //! target/release/examples/scale real     # event-to-metric latency on /var/run/docker.sock
 //! target/release/examples/scale peer --python /tmp/peer-venv/bin/python
 //! target/release/examples/scale page     # /metrics with and without the overview page polled
+//! target/release/examples/scale encode   # encoding in-process: full encode vs fragments, gzip
 //! ```
 //!
 //! The exporter's binary is looked up in `--bin-dir`, else next to the example's
@@ -97,6 +98,21 @@ enum Cmd {
     Peer(PeerArgs),
     /// `/metrics` latency and peak RSS with and without the overview page polled.
     Page(PageArgs),
+    /// Encoding in-process: a full encode vs fragments (cold, one change), gzip.
+    Encode(EncodeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct EncodeArgs {
+    /// Numbers of synthetic containers (7 in 8 running, with stats).
+    #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000")]
+    sizes: Vec<usize>,
+    /// Snapshots with one container changed, per size and format.
+    #[arg(long, default_value_t = 41)]
+    changes: usize,
+    /// Write the text body of the last size to this file.
+    #[arg(long)]
+    dump: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -2120,6 +2136,201 @@ fn report_peer_log(tag: &str, log: &str) {
 
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// Suite 6: encoding in-process (fragments, issue 14)
+// ---------------------------------------------------------------------------
+
+/// A synthetic snapshot of `n` containers, values varied like a real engine's.
+fn synthetic(n: usize) -> docker_exporter::snapshot::Snapshot {
+    use docker_exporter::snapshot::*;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let containers = (0..n)
+        .map(|i| {
+            let id = format!("{:016x}{:048x}", next(), i);
+            let live = i % 8 != 0;
+            let c = Container {
+                cgroup_path: format!("/docker/{id}"),
+                pid: None,
+                host_network: false,
+                id,
+                name: format!("sim-{i:05}"),
+                image: format!("registry.example/app-{}:1.{}", i % 17, i % 5),
+                image_id: format!("sha256:{:064x}", i % 17),
+                labels: vec![(
+                    "container_label_com_docker_compose_service".into(),
+                    format!("svc-{}", i % 40),
+                )],
+                state: if live { State::Running } else { State::Exited },
+                health: Health::None,
+                restart_count: next() % 3,
+                exit_code: 0,
+                oom_killed: false,
+                created: Some(1.7e9 + (next() % 86_400) as f64),
+                started_at: Some(1.7e9 + (next() % 86_400) as f64 + 0.25),
+                finished_at: None,
+                spec: Spec {
+                    cpu_period: 100_000,
+                    cpu_shares: 1024,
+                    memory_limit: ((next() % 4) as i64) << 28,
+                    ..Spec::default()
+                },
+            };
+            let mut v = || Some(next() % 10_000_000_000);
+            let s = Stats {
+                read_at: 1.7e9 + 86_400.0 + (i % 1000) as f64 / 1e3,
+                cpu_total_ns: v(),
+                cpu_user_ns: v(),
+                cpu_system_ns: v(),
+                memory: Some(Memory {
+                    usage: v().unwrap(),
+                    working_set: v(),
+                    rss: v(),
+                    cache: v(),
+                    mapped_file: v(),
+                    swap: Some(0),
+                    max_usage: v(),
+                    failcnt: Some(0),
+                }),
+                networks: vec![(
+                    "eth0".into(),
+                    Network {
+                        rx_bytes: v(),
+                        rx_packets: v(),
+                        rx_dropped: Some(0),
+                        rx_errors: Some(0),
+                        tx_bytes: v(),
+                        tx_packets: v(),
+                        tx_dropped: Some(0),
+                        tx_errors: Some(0),
+                    },
+                )],
+                blkio: vec![BlockDevice {
+                    device: "8:0".into(),
+                    read_bytes: v(),
+                    write_bytes: v(),
+                    reads: v(),
+                    writes: v(),
+                }],
+                pids_current: Some(next() % 50),
+                pids_limit: Some(0),
+                ..Stats::default()
+            };
+            ContainerEntry {
+                container: Arc::new(c),
+                stats: live.then(|| Arc::new(s)),
+            }
+        })
+        .collect();
+    Snapshot {
+        engine_up: true,
+        containers,
+        ..Snapshot::default()
+    }
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let t = Instant::now();
+    let r = f();
+    (t.elapsed(), r)
+}
+
+/// In-process, one thread: the full encode every snapshot cost before
+/// fragments (`metrics::render`, kept as the fallback), the fragment path with
+/// nothing to reuse (a stats cycle changes every container), one container
+/// changed (an event), and gzip of the body.
+fn suite_encode(a: &EncodeArgs) -> Result<()> {
+    use docker_exporter::metrics::{render, ExpositionCache, Format};
+    use docker_exporter::snapshot::State;
+    let mut t = Table::new(&[
+        "N",
+        "format",
+        "body",
+        "full encode ms (median of 5)",
+        "fragments, nothing reused ms (median of 5)",
+        "fragments, one container changed: p50 / p99 ms",
+        "blocks re-encoded per change",
+        "gzip ms; size",
+    ]);
+    for &n in &a.sizes {
+        progress(format!("encode suite: N={n}"));
+        let base = Arc::new(synthetic(n));
+        for format in [Format::Text, Format::OpenMetrics] {
+            let mut full = Vec::new();
+            let mut cold = Vec::new();
+            let mut len = 0;
+            for _ in 0..5 {
+                let (d, body) = timed(|| render(&base, format, 0));
+                full.push(d);
+                len = body.len();
+                drop(body);
+                let cache = ExpositionCache::default();
+                let (d, body) = timed(|| cache.get(base.clone()).body(format, false));
+                cold.push(d);
+                if body.len() != len {
+                    bail!(
+                        "N={n} {format:?}: the assembled body differs in length from a full encode"
+                    );
+                }
+            }
+            let cache = ExpositionCache::default();
+            let exposition = cache.get(base.clone());
+            exposition.body(format, false);
+            let (gz_took, gz) = timed(|| exposition.body(format, true));
+            if format == Format::Text {
+                if let (Some(path), true) = (&a.dump, Some(&n) == a.sizes.last()) {
+                    std::fs::write(path, exposition.body(format, false).to_bytes())?;
+                }
+            }
+            let mut one = Vec::new();
+            let mut blocks = 0;
+            for k in 0..a.changes {
+                let mut s = (*base).clone();
+                let i = (k * 7919) % n;
+                let mut c = (*s.containers[i].container).clone();
+                c.state = if c.state == State::Running {
+                    State::Exited
+                } else {
+                    State::Running
+                };
+                s.containers[i].container = Arc::new(c);
+                let s = Arc::new(s);
+                let (d, body) = timed(|| cache.get(s.clone()).body(format, false));
+                one.push(d);
+                blocks = blocks.max(cache.reuse(format).blocks_encoded);
+                if k == 0 && body.to_bytes() != render(&s, format, 0).as_bytes() {
+                    bail!("N={n} {format:?}: the assembled body is not the full encode");
+                }
+            }
+            if cache.fallbacks() != 0 {
+                bail!("N={n}: fragment assembly fell back to a full encode");
+            }
+            full.sort();
+            cold.sort();
+            one.sort();
+            t.row(vec![
+                n.to_string(),
+                format!("{format:?}"),
+                bytes(len),
+                ms(full[2]),
+                ms(cold[2]),
+                format!("{} / {}", ms(pct(&one, 0.5)), ms(pct(&one, 0.99))),
+                blocks.to_string(),
+                format!("{}; {}", ms(gz_took), bytes(gz.len())),
+            ]);
+        }
+    }
+    println!("## Encoding in-process (synthetic snapshots, one thread)\n");
+    println!("Machine: {}.\n", machine_line());
+    t.print();
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let bins = find_bins(cli.bin_dir.clone())?;
@@ -2136,6 +2347,7 @@ fn main() -> Result<()> {
             Cmd::Real(a) => suite_real(&bins, a).await,
             Cmd::Peer(a) => suite_peer(&bins, a).await,
             Cmd::Page(a) => suite_page(&bins, a).await,
+            Cmd::Encode(a) => suite_encode(a),
         };
         progress(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
         r

@@ -3,7 +3,7 @@
 //! Handlers only read the published snapshot.
 
 use crate::collect::Store;
-use crate::metrics::{ExpositionCache, Format};
+use crate::metrics::{self, ExpositionCache, Format};
 use crate::page::{self, Part};
 use crate::snapshot::now_unix;
 use axum::extract::{RawQuery, Request, State};
@@ -12,7 +12,11 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use hyper::body::{Bytes, Frame, SizeHint};
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::sync::Semaphore;
 
 #[derive(Debug, Clone)]
@@ -82,7 +86,11 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
                 HeaderValue::from_static("Accept, Accept-Encoding"),
             ),
         ],
-        body,
+        axum::body::Body::new(Chunks {
+            remaining: body.len() as u64,
+            body,
+            next: 0,
+        }),
     )
         .into_response();
     if gzip {
@@ -91,6 +99,39 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
+}
+
+/// A `/metrics` body sent as the slices it is made of (no copy into one
+/// buffer), with its length known.
+struct Chunks {
+    body: metrics::Body,
+    next: usize,
+    remaining: u64,
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let chunk = self.body.chunks().get(self.next).cloned();
+        self.next += 1;
+        if let Some(c) = &chunk {
+            self.remaining -= c.len() as u64;
+        }
+        Poll::Ready(chunk.map(|c| Ok(Frame::data(c))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
 }
 
 /// Whether `Accept-Encoding` allows gzip (present, and not with `q=0`).

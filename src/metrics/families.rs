@@ -4,8 +4,8 @@
 
 use super::{Family, Labels, Value};
 use crate::snapshot::{
-    BlockDevice, Container, ContainerDisk, ContainerEntry, DiskType, Health, Network, Snapshot,
-    State, Stats, UPDATE_STATES,
+    BlockDevice, Container, ContainerDisk, ContainerEntry, Disk, DiskType, Health, Network,
+    Snapshot, State, Stats, UPDATE_STATES,
 };
 use prometheus_client::metrics::MetricType;
 use std::collections::BTreeMap;
@@ -314,13 +314,44 @@ pub fn families<'a>(
     s: &'a Snapshot,
     sink: &mut dyn FnMut(&Family<'a>) -> std::fmt::Result,
 ) -> std::fmt::Result {
+    part_families(s, Part::All, sink)
+}
+
+/// Which series of a snapshot [`part_families`] gives. A family's series are
+/// those of each container in snapshot order (a container's series depend on
+/// that container alone), then the shared ones; so a body is, family by
+/// family, the containers' parts followed by the shared part
+/// (`fragments.rs` assembles it so).
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// Everything: the whole body.
+    All,
+    /// Every family of the body, with only the series that belong to no
+    /// container (engine, events by type, swarm, the exporter's own, the
+    /// counts of containers no longer live).
+    Shared,
+    /// The series of these containers (indices into `containers`), in the
+    /// families that have some; the shared families are left out.
+    Containers(std::ops::Range<usize>),
+}
+
+/// The families of `part` of one snapshot, in body order.
+pub fn part_families<'a>(
+    s: &'a Snapshot,
+    part: Part,
+    sink: &mut dyn FnMut(&Family<'a>) -> std::fmt::Result,
+) -> std::fmt::Result {
     let mut out = Emitter {
         sink,
         current: None,
         result: Ok(()),
     };
-    let containers: Vec<ContainerLabels<'_>> = s
-        .containers
+    let entries = match &part {
+        Part::All => &s.containers[..],
+        Part::Shared => &[],
+        Part::Containers(range) => &s.containers[range.clone()],
+    };
+    let containers: Vec<ContainerLabels<'_>> = entries
         .iter()
         .map(|entry| ContainerLabels {
             entry,
@@ -328,15 +359,20 @@ pub fn families<'a>(
             name: vec![("name", entry.container.name.as_str())],
         })
         .collect();
+    let shared = !matches!(part, Part::Containers(_));
 
-    engine_families(&mut out, s);
+    if shared {
+        engine_families(&mut out, s);
+    }
     docker_container_families(&mut out, &containers);
     spec_families(&mut out, &containers);
     resource_families(&mut out, &containers);
-    event_families(&mut out, s, &containers);
-    disk_families(&mut out, s, &containers);
-    swarm_families(&mut out, s);
-    exporter_families(&mut out, s);
+    event_families(&mut out, s, &containers, shared);
+    disk_families(&mut out, s, &containers, shared);
+    if shared {
+        swarm_families(&mut out, s);
+        exporter_families(&mut out, s);
+    }
     out.flush();
     out.result
 }
@@ -525,6 +561,7 @@ fn event_families<'a>(
     out: &mut Emitter<'a, '_>,
     s: &'a Snapshot,
     containers: &[ContainerLabels<'a>],
+    shared: bool,
 ) {
     let f = out.counter(
         "container_oom_events_total",
@@ -540,10 +577,16 @@ fn event_families<'a>(
             .map_or(0, |e| e.oom);
         f.push(i.base.clone(), n);
     }
+    if !shared {
+        return;
+    }
     // Containers that are not live (an OOM kill usually leaves one exited, or
     // gone) keep their count, labelled as they were last seen.
-    let live_names: HashSet<&str> = live(containers)
-        .map(|i| i.entry.container.name.as_str())
+    let live_names: HashSet<&str> = s
+        .containers
+        .iter()
+        .filter(|e| e.container.state.is_live())
+        .map(|e| e.container.name.as_str())
         .collect();
     for (name, e) in &s.events.by_container {
         if e.oom == 0 || live_names.contains(name.as_str()) {
@@ -583,28 +626,11 @@ fn disk_families<'a>(
     out: &mut Emitter<'a, '_>,
     s: &'a Snapshot,
     containers: &[ContainerLabels<'a>],
+    shared: bool,
 ) {
     let Some(disk) = &s.disk else { return };
-    let f = out.gauge(
-        "docker_disk_usage_bytes",
-        "Bytes the engine holds on disk, by type, as docker system df counts them (from the latest disk collection)",
-    );
-    for (t, u) in DiskType::ALL.iter().zip(&disk.by_type) {
-        f.push(vec![("type", t.as_str())], u.usage);
-    }
-    let f = out.gauge(
-        "docker_disk_reclaimable_bytes",
-        "Bytes docker system prune could free, by type, as docker system df counts them (from the latest disk collection)",
-    );
-    for (t, u) in DiskType::ALL.iter().zip(&disk.by_type) {
-        f.push(vec![("type", t.as_str())], u.reclaimable);
-    }
-    let f = out.gauge(
-        "docker_volume_usage_bytes",
-        "Size of a named volume in bytes, when the engine reports it (from the latest disk collection)",
-    );
-    for (name, bytes) in &disk.volumes {
-        f.push(vec![("volume", name.as_str())], *bytes);
+    if shared {
+        disk_shared_families(out, disk);
     }
     // cAdvisor's `device` is the block device under the writable layer, which
     // the Engine API does not tell; the storage driver holding it stands in.
@@ -629,11 +655,38 @@ fn disk_families<'a>(
         })
         .collect();
     table(out, &CONTAINER_SIZES, &items);
-    out.gauge(
-        "docker_disk_collected_timestamp_seconds",
-        "Unix time of the GET /system/df answer the disk families show",
-    )
-    .push(vec![], disk.collected_at);
+    if shared {
+        out.gauge(
+            "docker_disk_collected_timestamp_seconds",
+            "Unix time of the GET /system/df answer the disk families show",
+        )
+        .push(vec![], disk.collected_at);
+    }
+}
+
+/// The disk families that belong to no container.
+fn disk_shared_families<'a>(out: &mut Emitter<'a, '_>, disk: &'a Disk) {
+    let f = out.gauge(
+        "docker_disk_usage_bytes",
+        "Bytes the engine holds on disk, by type, as docker system df counts them (from the latest disk collection)",
+    );
+    for (t, u) in DiskType::ALL.iter().zip(&disk.by_type) {
+        f.push(vec![("type", t.as_str())], u.usage);
+    }
+    let f = out.gauge(
+        "docker_disk_reclaimable_bytes",
+        "Bytes docker system prune could free, by type, as docker system df counts them (from the latest disk collection)",
+    );
+    for (t, u) in DiskType::ALL.iter().zip(&disk.by_type) {
+        f.push(vec![("type", t.as_str())], u.reclaimable);
+    }
+    let f = out.gauge(
+        "docker_volume_usage_bytes",
+        "Size of a named volume in bytes, when the engine reports it (from the latest disk collection)",
+    );
+    for (name, bytes) in &disk.volumes {
+        f.push(vec![("volume", name.as_str())], *bytes);
+    }
 }
 
 /// Services and nodes of a Swarm manager (nothing elsewhere).

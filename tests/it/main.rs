@@ -10,6 +10,7 @@ mod events;
 mod exposition;
 mod faults;
 mod filters;
+mod fragments;
 mod golden;
 mod image;
 mod page;
