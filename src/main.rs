@@ -69,9 +69,9 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 /// jemalloc rather than glibc's malloc. Containers come and go for months,
 /// and every snapshot replaces megabytes of bodies: glibc keeps the pages of
 /// a burst pinned by the few objects that outlive it (10,000 containers
-/// replaced left RSS +89 % above its level before, with the live heap back
+/// replaced left RSS +51 % above its level before, with the live heap back
 /// where it was, even with a periodic `malloc_trim`), while jemalloc's size
-/// classes and page decay bring RSS back from a lower baseline.
+/// classes and page decay bring it back to +7 %.
 /// Measured side by side in BENCHMARKS.md ("Churn and soak").
 ///
 /// jemalloc returns freed pages after `dirty_decay_ms` (10 s by default), but
@@ -85,13 +85,13 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// jemalloc's options, read from this symbol when it starts.
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static MALLOC_CONF: ConfString = ConfString(
-    b"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0"
+    c"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
         .as_ptr(),
 );
 
 /// A C string pointer, as jemalloc's `malloc_conf` is declared.
 #[repr(transparent)]
-struct ConfString(*const u8);
+struct ConfString(*const std::ffi::c_char);
 // SAFETY: it points at an immutable static byte string.
 unsafe impl Sync for ConfString {}
 
