@@ -3,7 +3,7 @@
 //! the engine path's golden output; broken trees fall back or skip, counted;
 //! on the real daemon the `cgroup` and `engine` sources agree.
 
-use crate::golden::normalise;
+use crate::golden::{first_differences, normalise};
 use crate::support::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -103,16 +103,9 @@ async fn same_as_engine(set: &str, tree: &str, v2: bool) {
     let want = comparable(&golden_body(set), &drop);
     let got = comparable(&normalise(&m.body), &drop);
     if got != want {
-        let diff: Vec<String> = want
-            .lines()
-            .zip(got.lines())
-            .filter(|(a, b)| a != b)
-            .take(10)
-            .map(|(a, b)| format!("- {a}\n+ {b}"))
-            .collect();
         panic!(
             "{tree}: differs from the engine's golden:\n{}",
-            diff.join("\n")
+            first_differences(&want, &got)
         );
     }
     // The cgroup source was used: 7 running or paused containers read from

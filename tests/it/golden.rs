@@ -39,21 +39,26 @@ pub(crate) fn check(name: &str, got: &str) {
     let want = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (make it with UPDATE_GOLDEN=1)", path.display()));
     if got != want {
-        let diff: Vec<String> = want
-            .lines()
-            .zip(got.lines())
-            .filter(|(a, b)| a != b)
-            .take(10)
-            .map(|(a, b)| format!("- {a}\n+ {b}"))
-            .collect();
         panic!(
             "/metrics differs from {} ({} vs {} lines):\n{}",
             path.display(),
             want.lines().count(),
             got.lines().count(),
-            diff.join("\n")
+            first_differences(&want, &got)
         );
     }
+}
+
+/// The first ten lines where `got` differs from `want`, as `- want` / `+ got`.
+pub fn first_differences(want: &str, got: &str) -> String {
+    let diff: Vec<String> = want
+        .lines()
+        .zip(got.lines())
+        .filter(|(a, b)| a != b)
+        .take(10)
+        .map(|(a, b)| format!("- {a}\n+ {b}"))
+        .collect();
+    diff.join("\n")
 }
 
 /// The lines of `body` (HELP and TYPE included) of the series whose name,
