@@ -400,7 +400,10 @@ impl Client {
             if resp.status() == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            let resp = check_status(path, resp).await?;
+            let resp = match check_status(path, resp).await {
+                Err(e) if is_gone(&e) => return Ok(None),
+                r => r?,
+            };
             let body = read_body(path, resp.into_body(), limit).await?;
             // An empty answer reads as `null`: `None` where `T` is an
             // `Option`, a decode error elsewhere.
@@ -612,6 +615,12 @@ async fn check_status(path: &str, resp: Response<Incoming>) -> Result<Response<I
     })
 }
 
+/// Podman answers `500` "… no such container" for a container removed a
+/// moment ago, where Docker answers `404`: both mean the container is gone.
+fn is_gone(e: &Error) -> bool {
+    matches!(e, Error::Status { status: 500, message, .. } if message.ends_with("no such container"))
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -688,6 +697,21 @@ mod tests {
         ));
         assert_eq!(action(stream.next().await), "die");
         assert!(stream.next().await.is_none());
+    }
+
+    #[test]
+    fn podmans_500_for_a_removed_container_means_gone() {
+        let status = |status, message: &str| Error::Status {
+            path: "/containers/abc/json".into(),
+            status,
+            message: message.into(),
+        };
+        assert!(is_gone(&status(
+            500,
+            "container abc does not exist in database: no such container"
+        )));
+        assert!(!is_gone(&status(500, "something else broke")));
+        assert!(!is_gone(&status(409, "no such container")));
     }
 
     #[test]
