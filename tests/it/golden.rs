@@ -44,7 +44,7 @@ pub(crate) fn check(name: &str, got: &str) {
             path.display(),
             want.lines().count(),
             got.lines().count(),
-            first_differences(&want, &got)
+            first_differences(&want, got)
         );
     }
 }
