@@ -71,23 +71,21 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 /// a burst pinned by the few objects that outlive it (10,000 containers
 /// replaced left RSS +51 % above its level before, with the live heap back
 /// where it was, even with a periodic `malloc_trim`), while jemalloc's size
-/// classes and page decay bring it back to +7 %.
+/// classes and returned pages bring it back within 10 %.
 /// Measured side by side in BENCHMARKS.md ("Churn and soak").
 ///
-/// jemalloc returns freed pages after `dirty_decay_ms` (10 s by default), but
-/// only when some thread allocates again; a background thread of its own
-/// makes the return timely in a quiet exporter, and a 1 s decay brings RSS
-/// back sooner after a burst. (`_RJEM_MALLOC_CONF` in the environment still
-/// overrides these.)
+/// jemalloc keeps freed pages for reuse for `dirty_decay_ms` (10 s by
+/// default), and returns them only when some thread allocates again: the
+/// blocks of a body re-encoded every cycle kept RSS 13-16 % above its level
+/// before a churn with a 1 s decay, 9 % with none. Returning them at once
+/// costs page faults: 8 % more exporter CPU at a thousand containers.
+/// (`_RJEM_MALLOC_CONF` in the environment overrides these options.)
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read from this symbol when it starts.
 #[unsafe(export_name = "_rjem_malloc_conf")]
-static MALLOC_CONF: ConfString = ConfString(
-    c"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
-        .as_ptr(),
-);
+static MALLOC_CONF: ConfString = ConfString(c"dirty_decay_ms:0,muzzy_decay_ms:0".as_ptr());
 
 /// A C string pointer, as jemalloc's `malloc_conf` is declared.
 #[repr(transparent)]
