@@ -19,7 +19,8 @@
 //! | [`http`] | the axum routes |
 //! | [`server`] | the HTTP server under them: accept loops, limits, graceful shutdown |
 //!
-//! [`run`] wires them together; `main.rs` only parses flags and sets up logging.
+//! [`run`] wires them together; `main.rs` only parses flags, sets up logging and
+//! chooses the allocator (jemalloc, returning freed pages at once).
 
 pub mod cgroup;
 pub mod collect;
