@@ -3,7 +3,7 @@
 //! the engine path's golden output; broken trees fall back or skip, counted;
 //! on the real daemon the `cgroup` and `engine` sources agree.
 
-use crate::golden::{first_differences, normalise};
+use crate::golden::{first_differences, normalise, on_fixtures};
 use crate::support::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -50,31 +50,10 @@ fn comparable(body: &str, drop: &[&str]) -> String {
 /// from the cgroup tree at `tree` with `source`; returns the first complete
 /// `/metrics`.
 async fn scrape(set: &str, tree: &Path, source: &str) -> Metrics {
-    let sim = Sim::start(&["--fixtures", fixtures(set).to_str().unwrap()]);
     let sysfs = format!("--path.sysfs={}", tree.join("sys").display());
     let procfs = format!("--path.procfs={}", tree.join("proc").display());
     let source = format!("--collect.stats-source={source}");
-    let exporter = Exporter::start(&[
-        &sim.host(),
-        "--collect.interval=60s",
-        "--collect.container-labels=com.docker.compose.project,com.docker.compose.service,org.example.note",
-        &source,
-        &sysfs,
-        &procfs,
-    ])
-    .await;
-    let m = exporter
-        .wait_for(
-            Duration::from_secs(20),
-            "the first cycle and the event stream",
-            |m| {
-                ["stats", "events"].iter().all(|c| {
-                    m.get("docker_exporter_collector_success", &[("collector", c)])
-                        .is_some()
-                })
-            },
-        )
-        .await;
+    let (_sim, exporter, m) = on_fixtures(set, &[&source, &sysfs, &procfs]).await;
     promtool_check(&m.body);
     exporter.stop().await;
     m

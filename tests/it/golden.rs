@@ -84,32 +84,36 @@ pub(crate) fn subset(body: &str, prefixes: &[&str]) -> String {
     normalise(&kept.join("\n"))
 }
 
-async fn golden(set: &str) {
+/// The exporter on the simulator serving fixture set `set`, with `extra`
+/// flags, once its first cycle and the event stream have reported; the
+/// simulator goes with it.
+pub async fn on_fixtures(set: &str, extra: &[&str]) -> (Sim, Exporter, Metrics) {
     let sim = Sim::start(&["--fixtures", fixtures(set).to_str().unwrap()]);
-    let exporter = Exporter::start(&[
-        &sim.host(),
+    let host = sim.host();
+    let mut args = vec![
+        host.as_str(),
         "--collect.interval=60s",
         "--collect.container-labels=com.docker.compose.project,com.docker.compose.service,org.example.note",
-    ])
-    .await;
+    ];
+    args.extend_from_slice(extra);
+    let exporter = Exporter::start(&args).await;
     let m = exporter
         .wait_for(
             Duration::from_secs(20),
             "the first cycle and the event stream",
             |m| {
-                m.get(
-                    "docker_exporter_collector_success",
-                    &[("collector", "stats")],
-                )
-                .is_some()
-                    && m.get(
-                        "docker_exporter_collector_success",
-                        &[("collector", "events")],
-                    )
-                    .is_some()
+                ["stats", "events"].iter().all(|c| {
+                    m.get("docker_exporter_collector_success", &[("collector", c)])
+                        .is_some()
+                })
             },
         )
         .await;
+    (sim, exporter, m)
+}
+
+async fn golden(set: &str) {
+    let (_sim, exporter, m) = on_fixtures(set, &[]).await;
     promtool_check(&m.body);
     // Both formats parse strictly, with the same series.
     let text = exposition::parse(&m.body, Syntax::Text).unwrap_or_else(|e| panic!("{set}: {e}"));
