@@ -8,17 +8,23 @@
 As root, after `cargo build --release -p docker_exporter -p docker_sim` and
 scripts/testbed.sh (the real part needs the daemon and docker-exporter-test:busybox).
 
-real: 100 `sleep` containers; 40 s windows at --collect.interval=2s: idle (no
-  exporter), engine source, cgroup source, idle again. CPU of the exporter,
-  dockerd, containerd and the containerd shims from /proc/<pid>/stat; the idle
-  windows' mean is subtracted. Cycle wall time: the sum of the engine, containers
-  and stats collectors' durations (docker_exporter_collector_duration_seconds),
-  sampled every 2 s.
+real: 100 `sleep` containers; 60 s windows at --collect.interval=2s: idle (no
+  exporter), then each source with --collect.resync-interval=0s (list, /version
+  and /info every cycle, as before it existed) and with its default (1m: within
+  a 60 s window one cycle lists and reads /version and /info; the others ping), idle again. CPU of the
+  exporter, dockerd, containerd and the containerd shims from /proc/<pid>/stat,
+  with the CPU of the children they waited for (dockerd runs `runc --version`
+  for /version and /info); the idle windows' mean is subtracted. Cycle wall time:
+  the sum of the engine, containers and stats collectors' durations
+  (docker_exporter_collector_duration_seconds), sampled every 2 s; with the
+  default resync interval, engine and stats only (the containers collector ran
+  once, in the window's first cycle: its duration is shown apart).
 tree: docker_sim's synthetic list (N containers) and a cgroup tree written for
   its running containers on /dev/shm (v1 cgroupfs or v2 systemd layout), whose
   CPU and network counters a helper thread raises every 5 s; the exporter reads
   it through --path.sysfs/--path.procfs. N = 1,000: exporter CPU per cycle,
-  engine source (simulator latency 2 ms) vs cgroup source. N = 10,000: cycle wall
+  engine source (simulator latency 2 ms) vs cgroup source, each with the default
+  resync interval (a list a minute) and with a list every cycle. N = 10,000: cycle wall
   time, peak RSS, and gzip /metrics latency with 4 concurrent scrapers.
 
 Everything it starts is ended by pid on exit; containers are named dexpbench-cg-*.
@@ -55,7 +61,9 @@ def cpu_s(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
+        # utime + stime, and cutime + cstime: the children a process waited
+        # for (dockerd runs `runc --version` for every /version and /info).
+        return sum(int(f) for f in fields[11:15]) / TICK
     except OSError:
         return 0.0
 
@@ -122,9 +130,9 @@ def metric(body, name, label=None):
     return None
 
 
-def cycle_s(body):
+def cycle_s(body, listing=True):
     total = 0.0
-    for c in ("engine", "containers", "stats"):
+    for c in ("engine", "containers", "stats") if listing else ("engine", "stats"):
         v = metric(body, "docker_exporter_collector_duration_seconds", 'collector="%s"' % c)
         total += v or 0.0
     return total
@@ -146,7 +154,7 @@ def exporter(args, name):
     sys.exit("exporter %s not ready in 120 s" % name)
 
 
-def window(seconds, procs, port=None):
+def window(seconds, procs, port=None, listing=True):
     """CPU seconds of each group of pids over `seconds` (nothing scraped meanwhile,
     so no encoding is counted), then cycle wall times (the sum of the engine,
     containers and stats collectors) and the stats collector's alone, sampled over
@@ -158,7 +166,7 @@ def window(seconds, procs, port=None):
     for _ in range(5 if port else 0):
         time.sleep(2.0)
         body = get(port)[1]
-        cycles.append(cycle_s(body))
+        cycles.append(cycle_s(body, listing))
         stats.append(metric(body, "docker_exporter_collector_duration_seconds", 'collector="stats"') or 0.0)
     return {k: after[k] - before[k] for k in procs}, (cycles, stats)
 
@@ -183,29 +191,33 @@ def real(args):
     results = {}
     log("idle window (%d s)" % secs)
     idle1, _ = window(secs, engine_pids)
-    for source in ("engine", "cgroup"):
-        p, port = exporter(["--collect.interval=2s", "--collect.stats-source=" + source], "real-" + source)
+    rows = [("engine", "0s"), ("cgroup", "0s"), ("engine", "1m"), ("cgroup", "1m")]
+    for source, resync in rows:
+        label = "%s, resync %s" % (source, "every cycle" if resync == "0s" else resync)
+        p, port = exporter(["--collect.interval=2s", "--collect.stats-source=" + source,
+                            "--collect.resync-interval=" + resync], "real-%s-%s" % (source, resync))
         time.sleep(4)
-        log("%s source window (%d s)" % (source, secs))
-        cpu, cycles = window(secs, dict(engine_pids, exporter=[p.pid]), port)
+        log("%s window (%d s)" % (label, secs))
+        cpu, cycles = window(secs, dict(engine_pids, exporter=[p.pid]), port, listing=resync == "0s")
         body = get(port)[1]
-        misses = metric(body, "docker_exporter_stats_cgroup_misses_total", 'reason="gone"')
+        listed = metric(body, "docker_exporter_collector_duration_seconds", 'collector="containers"')
         stop(p)
-        results[source] = (cpu, cycles, misses)
+        results[label] = (cpu, cycles, listed)
     log("idle window again (%d s)" % secs)
     idle2, _ = window(secs, engine_pids)
     idle = {k: (idle1[k] + idle2[k]) / 2 for k in idle1}
     per = n * secs / interval
     out = ["", "### Real daemon: %d sleeping containers, %d s at --collect.interval=2s (%d cycles), idle subtracted" % (n, secs, secs / interval), "",
-           "| source | exporter CPU s | dockerd s | containerd s | shims s | total s | total per container-cycle (ms) | exporter per container-cycle (ms) | cycle wall median / max (ms) | stats collector median (ms) |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for source, (cpu, (cycles, stats), _) in results.items():
+           "| source | exporter CPU s | dockerd s | containerd s | shims s | total s | total per container-cycle (ms) | exporter per container-cycle (ms) | cycle wall median / max (ms) | stats collector median (ms) | containers collector, last run (ms) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for source, (cpu, (cycles, stats), listed) in results.items():
         d = {k: cpu[k] - idle.get(k, 0.0) for k in cpu}
         total = sum(d.values())
-        out.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %s / %s | %s |" % (
+        out.append("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %s / %s | %s | %s |" % (
             source, d["exporter"], d["dockerd"], d["containerd"], d["shims"], total,
             total / per * 1000, d["exporter"] / per * 1000,
-            fmt_ms(statistics.median(cycles)), fmt_ms(max(cycles)), fmt_ms(statistics.median(stats))))
+            fmt_ms(statistics.median(cycles)), fmt_ms(max(cycles)), fmt_ms(statistics.median(stats)),
+            fmt_ms(listed or 0.0)))
     out.append("")
     out.append("Idle (mean of the two idle windows): dockerd %.2f s, containerd %.2f s, shims %.2f s." % (
         idle["dockerd"], idle["containerd"], idle["shims"]))
@@ -335,16 +347,20 @@ def tree(args):
             common = ["--docker.host=unix://" + sock, "--collect.interval=2s",
                       "--path.sysfs=" + root + "/sys", "--path.procfs=" + root + "/proc"]
             large = n == max(args.sizes) and len(args.sizes) > 1
-            sources = ("cgroup",) if large else ("engine", "cgroup")
-            for source in sources:
-                log("tree v%d, N=%d, %s source" % (version, n, source))
-                p, port = exporter(common + ["--collect.stats-source=" + source], "tree-%d-%d-%s" % (version, n, source))
+            # With the default resync interval (1m) a cycle lists only once a
+            # minute; `resync 0s` lists every cycle, as before that flag.
+            sources = [("cgroup", "1m")] if large else [("engine", "1m"), ("cgroup", "1m"), ("engine", "0s"), ("cgroup", "0s")]
+            for source, resync in sources:
+                label = source if resync == "1m" else source + ", resync every cycle"
+                log("tree v%d, N=%d, %s" % (version, n, label))
+                p, port = exporter(common + ["--collect.stats-source=" + source, "--collect.resync-interval=" + resync],
+                                   "tree-%d-%d-%s-%s" % (version, n, source, resync))
                 time.sleep(4)
                 w = 20 if large else args.window
-                cpu, (cycles, stats) = window(w, {"exporter": [p.pid]}, port)
+                cpu, (cycles, stats) = window(w, {"exporter": [p.pid]}, port, listing=resync == "0s")
                 body = get(port)[1]
                 processes = body.count(b"\ncontainer_processes{")
-                row = {"v": version, "n": n, "source": source, "live": len(t.items),
+                row = {"v": version, "n": n, "source": label, "live": len(t.items),
                        "cpu_per_cycle_ms": cpu["exporter"] / (w / 2.0) * 1000,
                        "cycle_med": statistics.median(cycles), "cycle_max": max(cycles),
                        "stats_med": statistics.median(stats),
@@ -387,7 +403,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default="real,tree")
     ap.add_argument("--containers", type=int, default=100)
-    ap.add_argument("--window", type=int, default=40)
+    ap.add_argument("--window", type=int, default=60)
     ap.add_argument("--scrapes", type=int, default=200)
     ap.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[1000, 10000])
     args = ap.parse_args()

@@ -77,6 +77,14 @@ pub struct Config {
     #[arg(long = "collect.interval", default_value = "15s", value_parser = parse_interval)]
     pub collect_interval: Duration,
 
+    /// While the event stream is up (it tells every container change), how
+    /// often a cycle still lists every container and reads the engine's
+    /// `/version` and `/info` anyway, as a safety net; `0s`: every cycle.
+    /// Cycles in between only ping the engine (and read `/info` after an
+    /// event changed a container). While the stream is down, every cycle lists.
+    #[arg(long = "collect.resync-interval", default_value = "1m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
     /// Stats calls in flight at once; default: all at once (up to 512) on
     /// engines before 25, which answer at a 1 s tick, and 32 on newer ones.
     #[arg(long = "collect.stats-concurrency", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..), usize::from))]
@@ -293,6 +301,7 @@ mod tests {
         assert_eq!(c.listen_address, vec!["0.0.0.0:9417".parse().unwrap()]);
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.collect_interval, Duration::from_secs(15));
+        assert_eq!(c.resync_interval, Duration::from_secs(60));
         assert_eq!(c.container_labels.len(), 4);
         assert_eq!(c.stats_concurrency, None);
         assert_eq!(c.stats_source, StatsSource::Auto);

@@ -15,9 +15,11 @@ use std::time::Duration;
 /// One collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Collector {
-    /// `/version` and `/info`, the API version: `docker_up`, `docker_engine_*`, `machine_*`.
+    /// `/version` and `/info`, the API version: `docker_up`, `docker_engine_*`,
+    /// `machine_*`; between resyncs only `/_ping` (and `/info` after an event).
     Engine,
-    /// The container list and inspect: `docker_container_*`, `container_spec_*`.
+    /// The container list and inspect: `docker_container_*`, `container_spec_*`;
+    /// every resync interval while the event stream is up, else every cycle.
     Containers,
     /// One stats sample per live container: the cAdvisor resource families.
     Stats,
@@ -81,9 +83,9 @@ impl Collector {
     /// event stream, which runs for the life of the process.
     pub fn interval(self, config: &Config) -> Option<Duration> {
         match self {
-            Collector::Engine | Collector::Containers | Collector::Stats => {
-                Some(config.collect_interval)
-            }
+            Collector::Engine | Collector::Stats => Some(config.collect_interval),
+            // With the event stream up; every cycle while it is down.
+            Collector::Containers => Some(config.collect_interval.max(config.resync_interval)),
             Collector::Events => None,
             Collector::Disk => Some(config.disk.interval),
             Collector::Swarm => Some(config.swarm.interval.unwrap_or(config.collect_interval)),

@@ -438,8 +438,11 @@ impl Changes {
                 Inspected::Gone => {
                     gone.insert(id);
                 }
-                // The next cycle will see it; nothing to undo.
-                Inspected::Failed => {}
+                // The next cycle lists and inspects it again; nothing to undo.
+                Inspected::Failed => {
+                    w.fingerprints.remove(&id);
+                    w.listed_at = None;
+                }
             }
         }
         for id in gone {

@@ -79,15 +79,43 @@ pub(super) fn backoff(attempt: u32, first: Duration, cap: Duration) -> Duration 
 }
 
 /// One collection cycle; false when the engine could not be reached.
+///
+/// With the event stream up (it re-inspects every container an event names),
+/// a cycle lists the containers and reads `/version` only every
+/// `--collect.resync-interval`; in between it pings the engine (reading
+/// `/info` again if an event changed a container) and samples the stats of
+/// the live containers it knows. With the stream down, or a resync asked
+/// for, every cycle lists and inspects.
 pub(crate) async fn cycle(
     client: &Client,
     store: &Store,
     config: &Config,
     log: &mut LogOnce,
 ) -> bool {
-    let start_generation = store.read(|w| w.generation);
-    let engine = engine::collect(client, log).await;
-    let Ok(engine_info) = &engine.result else {
+    let started = Instant::now();
+    let (start_generation, full, resync_to, list, info_moved, last) = store.read(|w| {
+        let full = w.events_stream.is_none() || w.resync_requested > w.resynced;
+        let list = full
+            || w.engine.is_none()
+            || w.listed_at
+                .is_none_or(|t| t.elapsed() >= config.resync_interval);
+        let last = w.engine.clone().zip(w.engine_version.clone());
+        (
+            w.generation,
+            full,
+            w.resync_requested,
+            list,
+            w.generation != w.info_generation,
+            last,
+        )
+    });
+    let how = match (list, info_moved) {
+        (true, _) => engine::Read::Full,
+        (false, true) => engine::Read::Info,
+        (false, false) => engine::Read::Ping,
+    };
+    let engine = engine::collect(client, how, last, log).await;
+    let Ok((engine_info, engine_version)) = &engine.result else {
         store.update(|w| {
             w.engine_up = false;
             w.record(Collector::Engine, engine.took, 1);
@@ -98,34 +126,56 @@ pub(crate) async fn cycle(
         }
         return false;
     };
-    let engine_info = engine_info.clone();
-    let (full, resync_to) = store.read(|w| {
-        (
-            w.events_stream.is_none() || w.resync_requested > w.resynced,
-            w.resync_requested,
-        )
-    });
-    let listed = containers::collect(client, store, config, &engine_info, full, log).await;
-    let live = match &listed.result {
-        Ok(list) => list.live(store),
-        Err(_) => Vec::new(),
+    let (engine_info, engine_version) = (engine_info.clone(), engine_version.clone());
+    let listed = match list {
+        true => Some(containers::collect(client, store, config, &engine_info, full, log).await),
+        false => None,
+    };
+    let live = match &listed {
+        Some(Outcome {
+            result: Ok(list), ..
+        }) => list.live(store),
+        Some(_) => Vec::new(),
+        None => store.read(|w| {
+            w.containers
+                .values()
+                .filter(|c| c.state.is_live())
+                .cloned()
+                .collect()
+        }),
     };
     let sampled = stats::collect(client, config, &engine_info, &live, log).await;
 
     store.update(|w| {
-        w.engine_up = listed.result.is_ok();
+        w.engine_up = listed.as_ref().is_none_or(|l| l.result.is_ok());
         w.engine = Some(engine_info);
-        w.record(Collector::Engine, engine.took, 0);
-        if let Ok(list) = listed.result {
-            containers::apply(w, list, start_generation);
-            if full && listed.errors == 0 {
-                w.resynced = resync_to;
-            }
-            events::prune(w);
-            w.record(Collector::Containers, listed.took, listed.errors);
-        } else {
-            w.record(Collector::Containers, listed.took, listed.errors.max(1));
+        w.engine_version = Some(engine_version);
+        if how != engine::Read::Ping {
+            w.info_generation = start_generation;
         }
+        w.record(Collector::Engine, engine.took, 0);
+        match listed {
+            Some(Outcome {
+                result: Ok(list),
+                took,
+                errors,
+            }) => {
+                containers::apply(w, list, start_generation);
+                if full && errors == 0 {
+                    w.resynced = resync_to;
+                }
+                // A container that could not be inspected is tried again
+                // next cycle, not a resync interval later.
+                w.listed_at = (errors == 0).then_some(started);
+                w.record(Collector::Containers, took, errors);
+            }
+            Some(failed) => {
+                w.record(Collector::Containers, failed.took, failed.errors.max(1));
+            }
+            // Not listed this cycle: the events kept the containers current.
+            None => {}
+        }
+        events::prune(w);
         stats::apply(w, sampled.result, config.collect_interval);
         w.record(Collector::Stats, sampled.took, sampled.errors);
         w.collected_at = crate::snapshot::now_unix();

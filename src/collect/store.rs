@@ -35,6 +35,15 @@ pub struct Store {
 pub(crate) struct Working {
     pub engine_up: bool,
     pub engine: Option<Arc<Engine>>,
+    /// The `/version` answer `engine` was built from (an `/info` alone
+    /// rebuilds it with this).
+    pub engine_version: Option<Arc<crate::docker::types::Version>>,
+    /// `generation` when `/info` was last read: an event-driven change since
+    /// moved the engine's container counts, so the next cycle reads it again.
+    pub info_generation: u64,
+    /// When the last successful container list began: with the event stream
+    /// up, a cycle lists again only after `--collect.resync-interval`.
+    pub listed_at: Option<std::time::Instant>,
     pub containers: HashMap<String, Arc<Container>>,
     /// Each container's change fingerprint (see `containers::fingerprint`)
     /// when it was last inspected.
@@ -73,6 +82,8 @@ impl Working {
     /// which count what happened): the engine can no longer vouch for them.
     pub(super) fn forget_engine(&mut self) {
         self.engine = None;
+        self.engine_version = None;
+        self.listed_at = None;
         self.containers.clear();
         self.fingerprints.clear();
         self.stats.clear();

@@ -18,6 +18,7 @@ mod process;
 mod prometheus;
 mod real_daemon;
 mod resources;
+mod resync;
 mod scrape;
 mod server;
 mod socket_proxy;
