@@ -249,24 +249,38 @@ class Tree:
         self.thread.start()
 
     def put(self, path, text):
-        # Written aside and renamed, as the kernel's files never read half-written.
+        # A counter file is rewritten in place (the exporter holds its files
+        # open between cycles, as the kernel's files change in place); its
+        # numbers are zero-padded to a fixed width, so a read never sees a
+        # half-written or shorter text. Other files are written once, aside and
+        # renamed.
         path = os.path.join(self.root, path)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".new", "w") as f:
-            f.write(text)
-        os.replace(path + ".new", path)
+        data = text.encode()
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path + ".new", "wb") as f:
+                f.write(data)
+            os.replace(path + ".new", path)
+            return
+        try:
+            assert os.fstat(fd).st_size == len(data), path
+            os.pwrite(fd, data, 0)
+        finally:
+            os.close(fd)
 
     def write(self, step, counters_only=False):
         for i, (cid, pid) in enumerate(self.items):
             cpu = (step + 1) * 10_000_000 * (1 + i % 7)
-            net = "h\nh\n    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n  eth0: %d %d 0 0 0 0 0 0 %d %d 0 0 0 0 0 0\n" % (
+            net = "h\nh\n    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n  eth0: %020d %020d 0 0 0 0 0 0 %020d %020d 0 0 0 0 0 0\n" % (
                 cpu // 1000, step * 3, cpu // 2000, step * 2)
             self.put("proc/%d/net/dev" % pid, net)
             if self.version == 1:
                 d = "sys/fs/cgroup/%s/docker/" + cid + "/"
-                self.put(d % "cpuacct" + "cpuacct.usage", "%d\n" % cpu)
-                self.put(d % "cpuacct" + "cpuacct.stat", "user %d\nsystem %d\n" % (cpu // 20_000_000, cpu // 50_000_000))
-                self.put(d % "cpu" + "cpu.stat", "nr_periods %d\nnr_throttled 0\nthrottled_time 0\n" % step)
+                self.put(d % "cpuacct" + "cpuacct.usage", "%020d\n" % cpu)
+                self.put(d % "cpuacct" + "cpuacct.stat", "user %020d\nsystem %020d\n" % (cpu // 20_000_000, cpu // 50_000_000))
+                self.put(d % "cpu" + "cpu.stat", "nr_periods %020d\nnr_throttled 0\nthrottled_time 0\n" % step)
                 if counters_only:
                     continue
                 self.put("proc/%d/cgroup" % pid, "".join(
@@ -282,7 +296,7 @@ class Tree:
                 self.put(d % "blkio" + "blkio.throttle.io_serviced", "8:0 Read 1\n8:0 Write 0\nTotal 1\n")
             else:
                 d = "sys/fs/cgroup/system.slice/docker-%s.scope/" % cid
-                self.put(d + "cpu.stat", "usage_usec %d\nuser_usec %d\nsystem_usec %d\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n" % (
+                self.put(d + "cpu.stat", "usage_usec %020d\nuser_usec %020d\nsystem_usec %020d\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n" % (
                     cpu // 1000, cpu // 2000, cpu // 2000))
                 if counters_only:
                     continue

@@ -11,11 +11,13 @@
 //! with a reason, never a panic.
 
 use crate::snapshot::{now_unix, BlockDevice, Container, Memory, Network, Stats, Throttling};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::CString;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Where the host's sysfs and procfs are (`--path.sysfs`, `--path.procfs`).
@@ -287,17 +289,30 @@ impl Layout {
     }
 }
 
-/// A directory opened once (`O_PATH`) whose files are opened relative to it:
-/// the kernel looks up one path component per file instead of the whole path
-/// (which was most of the cost of a read).
-struct Dir {
-    fd: OwnedFd,
-    path: PathBuf,
+/// A directory whose files are opened relative to it: opened (`O_PATH`) at the
+/// first file that is not held open already, so the kernel looks up one path
+/// component per file instead of the whole path (which was most of the cost).
+struct Dir<'a> {
+    /// Which directory of the container this is (a key of [`Held`]'s files).
+    key: &'static str,
+    path: &'a Path,
+    fd: std::cell::OnceCell<OwnedFd>,
 }
 
-impl Dir {
-    fn open(path: PathBuf) -> io::Result<Dir> {
-        let c = CString::new(path.as_os_str().as_bytes())?;
+impl<'a> Dir<'a> {
+    fn new(key: &'static str, path: &'a Path) -> Dir<'a> {
+        Dir {
+            key,
+            path,
+            fd: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn fd(&self) -> io::Result<&OwnedFd> {
+        if let Some(fd) = self.fd.get() {
+            return Ok(fd);
+        }
+        let c = CString::new(self.path.as_os_str().as_bytes())?;
         // SAFETY: `c` is a valid C string; the result is checked before use.
         let fd = unsafe {
             libc::open(
@@ -310,16 +325,16 @@ impl Dir {
         }
         // SAFETY: `fd` is a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Dir { fd, path })
+        Ok(self.fd.get_or_init(|| fd))
     }
 
-    /// The whole file (these are small: no `stat` for a size first).
-    fn read(&self, name: &str) -> io::Result<String> {
+    fn open(&self, name: &str) -> io::Result<File> {
         let c = CString::new(name)?;
+        let dir = self.fd()?;
         // SAFETY: a directory descriptor we own and a valid C string; checked.
         let fd = unsafe {
             libc::openat(
-                self.fd.as_raw_fd(),
+                dir.as_raw_fd(),
                 c.as_ptr(),
                 libc::O_RDONLY | libc::O_CLOEXEC,
             )
@@ -328,20 +343,164 @@ impl Dir {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a new descriptor that nothing else owns.
-        let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-        // One read gets a whole cgroup or proc file (their `seq_file` fills
-        // the buffer as far as the file goes): a short read is the end, which
-        // saves the second read that would return 0 on every file.
-        let mut bytes = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = file.read(&mut chunk)?;
-            bytes.extend_from_slice(&chunk[..n]);
-            if n < chunk.len() {
-                break;
+        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+}
+
+/// The whole file from its start. A cgroup or proc file is generated anew by
+/// each read from offset 0, so a held descriptor reads current values. One
+/// read gets a whole file (their `seq_file` fills the buffer as far as the
+/// file goes): a short read is the end, which saves a read returning 0.
+fn read_all(file: &File) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = file.read_at(&mut chunk, bytes.len() as u64)?;
+        bytes.extend_from_slice(&chunk[..n]);
+        if n < chunk.len() {
+            break;
+        }
+    }
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// One container's cgroup directories and the files held open between reads
+/// (see [`Open`]).
+#[derive(Debug, Default)]
+pub struct Held {
+    /// The process the layout and files belong to: a restart makes a new one
+    /// (and new cgroups).
+    pid: u32,
+    layout: Option<Layout>,
+    files: HashMap<(&'static str, &'static str), File>,
+    /// Whether files opened now are kept (within [`Open`]'s budget).
+    keep: bool,
+}
+
+impl Held {
+    fn read(&mut self, dir: &Dir, name: &'static str) -> io::Result<String> {
+        if let Some(file) = self.files.get(&(dir.key, name)) {
+            return read_all(file);
+        }
+        let file = dir.open(name)?;
+        let text = read_all(&file)?;
+        if self.keep {
+            self.files.insert((dir.key, name), file);
+        }
+        Ok(text)
+    }
+}
+
+/// The cgroup and `net/dev` files of the live containers, held open from one
+/// cycle to the next: a read is then one `pread`, not a path walk, an open, a
+/// read and a close (the open was most of the kernel's time: `perf` showed
+/// `path_openat`, `kernfs_dop_revalidate`, `seq_open`). At most `budget`
+/// descriptors are held (past it, files are opened and closed on each read);
+/// a container's files are closed once it is no longer live (so no exited
+/// container's cgroup or network namespace is kept), and after any failed read
+/// its files are dropped and read afresh once.
+#[derive(Debug, Default)]
+pub struct Open {
+    held: HashMap<String, Held>,
+    budget: usize,
+    fds: usize,
+}
+
+/// Raises the soft open-files limit to the hard one (as the Go runtime does
+/// for every Go program); returns the soft limit now in force.
+pub fn raise_open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for the kernel to fill and read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
             }
         }
-        String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+    limit.rlim_cur
+}
+
+/// Descriptors the held files may use: half of what the open-files limit
+/// leaves above 1,024 (the rest is for connections and the engine), so none
+/// under the common default soft limit of 1,024 (`main` raises the soft limit
+/// to the hard one, as Go programs do).
+pub fn descriptor_budget() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for the kernel to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    let soft = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    soft.saturating_sub(1024) / 2
+}
+
+/// The most descriptors one container can hold (v1: 13 files and `net/dev`).
+const MAX_FILES: usize = 16;
+
+impl Open {
+    pub fn new(budget: usize) -> Open {
+        Open {
+            budget,
+            ..Open::default()
+        }
+    }
+
+    /// Descriptors held now.
+    pub fn held(&self) -> usize {
+        self.fds
+    }
+
+    /// The most descriptors it may hold.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// Reads one running container's stats (see [`read`]), with the files it
+    /// holds.
+    pub fn read(&mut self, paths: &Paths, c: &Container) -> Result<Stats, Miss> {
+        let mut held = self.held.remove(&c.id).unwrap_or_default();
+        self.fds -= held.files.len();
+        held.keep = self.fds + MAX_FILES <= self.budget;
+        let mut result = read(paths, c, &mut held);
+        if result.is_err() && (!held.files.is_empty() || held.layout.is_some()) {
+            // A held file of a container that restarted or went: afresh.
+            held = Held {
+                keep: held.keep,
+                ..Held::default()
+            };
+            result = read(paths, c, &mut held);
+        }
+        if result.is_ok() {
+            self.fds += held.files.len();
+            self.held.insert(c.id.clone(), held);
+        }
+        result
+    }
+
+    /// Closes the files of every container not in `live`.
+    pub fn retain(&mut self, live: &std::collections::HashSet<&str>) {
+        let fds = &mut self.fds;
+        self.held.retain(|id, h| {
+            let keep = live.contains(id.as_str());
+            if !keep {
+                *fds -= h.files.len();
+            }
+            keep
+        });
     }
 }
 
@@ -351,33 +510,39 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn dir(&self, path: PathBuf) -> Result<Dir, Miss> {
-        Dir::open(path.clone()).map_err(|e| self.miss(&path, e))
-    }
-
-    fn text(&self, dir: &Dir, name: &str) -> Result<String, Miss> {
-        dir.read(name)
+    fn text(&self, held: &mut Held, dir: &Dir, name: &'static str) -> Result<String, Miss> {
+        held.read(dir, name)
             .map_err(|e| self.miss(&dir.path.join(name), e))
     }
 
     /// A file that may not exist (a controller or kernel feature not there).
-    fn optional(&self, dir: &Dir, name: &str) -> Result<Option<String>, Miss> {
-        match dir.read(name) {
+    fn optional(
+        &self,
+        held: &mut Held,
+        dir: &Dir,
+        name: &'static str,
+    ) -> Result<Option<String>, Miss> {
+        match held.read(dir, name) {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.miss(&dir.path.join(name), e)),
         }
     }
 
-    fn number(&self, dir: &Dir, name: &str) -> Result<u64, Miss> {
-        let t = self.text(dir, name)?;
+    fn number(&self, held: &mut Held, dir: &Dir, name: &'static str) -> Result<u64, Miss> {
+        let t = self.text(held, dir, name)?;
         t.trim()
             .parse()
             .map_err(|_| Miss::BadData(dir.path.join(name)))
     }
 
-    fn optional_number(&self, dir: &Dir, name: &str) -> Result<Option<u64>, Miss> {
-        match self.optional(dir, name)? {
+    fn optional_number(
+        &self,
+        held: &mut Held,
+        dir: &Dir,
+        name: &'static str,
+    ) -> Result<Option<u64>, Miss> {
+        match self.optional(held, dir, name)? {
             Some(t) => t
                 .trim()
                 .parse()
@@ -387,8 +552,8 @@ impl Reader<'_> {
         }
     }
 
-    fn limit(&self, dir: &Dir, name: &str) -> Result<u64, Miss> {
-        let t = self.text(dir, name)?;
+    fn limit(&self, held: &mut Held, dir: &Dir, name: &'static str) -> Result<u64, Miss> {
+        let t = self.text(held, dir, name)?;
         Ok(parse_limit(&t)
             .ok_or_else(|| Miss::BadData(dir.path.join(name)))?
             .unwrap_or(0))
@@ -408,17 +573,61 @@ impl Reader<'_> {
     }
 }
 
-/// Reads one running container's stats from its cgroup and network namespace.
-pub fn read(paths: &Paths, c: &Container) -> Result<Stats, Miss> {
+/// Reads one running container's stats from its cgroup and network
+/// namespace, locating its cgroup from `/proc/<pid>/cgroup` unless `held`
+/// knows it for this pid already.
+pub fn read(paths: &Paths, c: &Container, held: &mut Held) -> Result<Stats, Miss> {
     let pid = c.pid.ok_or(Miss::NoPid)?;
+    if held.pid != pid {
+        *held = Held {
+            pid,
+            keep: held.keep,
+            ..Held::default()
+        };
+    }
     let read_at = now_unix();
     let proc = Reader {
         root: &paths.procfs,
     };
-    let proc_dir = proc.dir(paths.procfs.join(pid.to_string()))?;
-    let mut own = parse_proc_cgroup(&proc.text(&proc_dir, "cgroup")?);
+    let proc_path = paths.procfs.join(pid.to_string());
+    let proc_dir = Dir::new("proc", &proc_path);
     let cgroup_root = paths.sysfs.join("fs/cgroup");
-    let layout = match Layout::locate(&cgroup_root, &own, &c.id) {
+    let layout = match held.layout.take() {
+        Some(layout) => layout,
+        None => locate(c, &cgroup_root, &proc, &proc_dir)?,
+    };
+    let cg = Reader { root: &cgroup_root };
+    let mut s = match &layout {
+        Layout::V1(paths) => {
+            let dirs: BTreeMap<&'static str, Dir> = paths
+                .iter()
+                .map(|(controller, path)| (*controller, Dir::new(controller, path)))
+                .collect();
+            read_v1(&cg, held, &dirs)?
+        }
+        Layout::V2(path) => read_v2(&cg, held, &Dir::new("v2", path))?,
+    };
+    s.read_at = read_at;
+    if !c.host_network {
+        s.networks = parse_net_dev(&proc.text(held, &proc_dir, "net/dev")?);
+    }
+    held.layout = Some(layout);
+    Ok(s)
+}
+
+/// The container's cgroup directories, from its init process's cgroups.
+fn locate(
+    c: &Container,
+    cgroup_root: &Path,
+    proc: &Reader,
+    proc_dir: &Dir,
+) -> Result<Layout, Miss> {
+    let text = proc_dir
+        .open("cgroup")
+        .and_then(|f| read_all(&f))
+        .map_err(|e| proc.miss(&proc_dir.path.join("cgroup"), e))?;
+    let mut own = parse_proc_cgroup(&text);
+    match Layout::locate(cgroup_root, &own, &c.id) {
         // In a cgroup namespace of its own the exporter sees paths relative to
         // it: the engine's driver gives the path from the host's view instead
         // (`/docker/<id>`, `/system.slice/docker-<id>.scope`), if it is there.
@@ -429,7 +638,7 @@ pub fn read(paths: &Paths, c: &Container) -> Result<Stats, Miss> {
             if let Some(u) = own.unified.as_mut() {
                 u.clone_from(&c.cgroup_path);
             }
-            let layout = Layout::locate(&cgroup_root, &own, &c.id)?;
+            let layout = Layout::locate(cgroup_root, &own, &c.id)?;
             let dir = match &layout {
                 Layout::V1(dirs) => &dirs["cpuacct"],
                 Layout::V2(dir) => dir,
@@ -437,46 +646,30 @@ pub fn read(paths: &Paths, c: &Container) -> Result<Stats, Miss> {
             if !dir.is_dir() {
                 return Err(Miss::NotHostView(path));
             }
-            layout
+            Ok(layout)
         }
-        other => other?,
-    };
-    let cg = Reader { root: &cgroup_root };
-    let mut s = match layout {
-        Layout::V1(dirs) => {
-            let mut open = BTreeMap::new();
-            for (controller, path) in dirs {
-                open.insert(controller, cg.dir(path)?);
-            }
-            read_v1(&cg, &open)?
-        }
-        Layout::V2(dir) => read_v2(&cg, &cg.dir(dir)?)?,
-    };
-    s.read_at = read_at;
-    if !c.host_network {
-        s.networks = parse_net_dev(&proc.text(&proc_dir, "net/dev")?);
+        other => other,
     }
-    Ok(s)
 }
 
 fn count_lines(text: &str) -> u64 {
     text.lines().filter(|l| !l.trim().is_empty()).count() as u64
 }
 
-fn read_v1(r: &Reader, dirs: &BTreeMap<&'static str, Dir>) -> Result<Stats, Miss> {
+fn read_v1(r: &Reader, held: &mut Held, dirs: &BTreeMap<&'static str, Dir>) -> Result<Stats, Miss> {
     let acct = &dirs["cpuacct"];
     let mem = &dirs["memory"];
     let mut s = Stats {
-        cpu_total_ns: Some(r.number(acct, "cpuacct.usage")?),
+        cpu_total_ns: Some(r.number(held, acct, "cpuacct.usage")?),
         ..Default::default()
     };
-    if let Some(t) = r.optional(acct, "cpuacct.stat")? {
+    if let Some(t) = r.optional(held, acct, "cpuacct.stat")? {
         let k = parse_keyed(&t);
         s.cpu_user_ns = k.get("user").map(|t| t.saturating_mul(NS_PER_TICK));
         s.cpu_system_ns = k.get("system").map(|t| t.saturating_mul(NS_PER_TICK));
     }
     if let Some(cpu) = dirs.get("cpu") {
-        if let Some(t) = r.optional(cpu, "cpu.stat")? {
+        if let Some(t) = r.optional(held, cpu, "cpu.stat")? {
             let k = parse_keyed(&t);
             s.throttling = Some(Throttling {
                 periods: k.get("nr_periods").copied().unwrap_or(0),
@@ -485,32 +678,32 @@ fn read_v1(r: &Reader, dirs: &BTreeMap<&'static str, Dir>) -> Result<Stats, Miss
             });
         }
     }
-    let stat = r.text(mem, "memory.stat")?;
+    let stat = r.text(held, mem, "memory.stat")?;
     let k = parse_keyed(&stat);
     let mut m = memory(
-        r.number(mem, "memory.usage_in_bytes")?,
+        r.number(held, mem, "memory.usage_in_bytes")?,
         k.get("total_inactive_file").copied(),
     );
     m.rss = k.get("total_rss").copied();
     m.cache = k.get("total_cache").copied();
     m.mapped_file = k.get("total_mapped_file").copied();
     m.swap = k.get("total_swap").copied();
-    m.max_usage = Some(r.number(mem, "memory.max_usage_in_bytes")?);
-    m.failcnt = Some(r.number(mem, "memory.failcnt")?);
+    m.max_usage = Some(r.number(held, mem, "memory.max_usage_in_bytes")?);
+    m.failcnt = Some(r.number(held, mem, "memory.failcnt")?);
     s.memory = Some(m);
     if let Some(pids) = dirs.get("pids") {
-        s.pids_current = Some(r.number(pids, "pids.current")?);
-        s.pids_limit = Some(r.limit(pids, "pids.max")?);
-        s.processes = Some(count_lines(&r.text(pids, "cgroup.procs")?));
+        s.pids_current = Some(r.number(held, pids, "pids.current")?);
+        s.pids_limit = Some(r.limit(held, pids, "pids.max")?);
+        s.processes = Some(count_lines(&r.text(held, pids, "cgroup.procs")?));
     }
     if let Some(blkio) = dirs.get("blkio") {
         // As the engine: the CFQ scheduler's lists where they exist, else the
         // throttle layer's.
-        let (bytes, ios) = match r.optional(blkio, "blkio.io_service_bytes_recursive")? {
-            Some(bytes) => (bytes, r.text(blkio, "blkio.io_serviced_recursive")?),
+        let (bytes, ios) = match r.optional(held, blkio, "blkio.io_service_bytes_recursive")? {
+            Some(bytes) => (bytes, r.text(held, blkio, "blkio.io_serviced_recursive")?),
             None => (
-                r.text(blkio, "blkio.throttle.io_service_bytes")?,
-                r.text(blkio, "blkio.throttle.io_serviced")?,
+                r.text(held, blkio, "blkio.throttle.io_service_bytes")?,
+                r.text(held, blkio, "blkio.throttle.io_serviced")?,
             ),
         };
         let ios = parse_blkio_v1(&ios);
@@ -531,8 +724,8 @@ fn read_v1(r: &Reader, dirs: &BTreeMap<&'static str, Dir>) -> Result<Stats, Miss
     Ok(s)
 }
 
-fn read_v2(r: &Reader, dir: &Dir) -> Result<Stats, Miss> {
-    let cpu = r.text(dir, "cpu.stat")?;
+fn read_v2(r: &Reader, held: &mut Held, dir: &Dir) -> Result<Stats, Miss> {
+    let cpu = r.text(held, dir, "cpu.stat")?;
     let k = parse_keyed(&cpu);
     let us = |key: &str| k.get(key).map(|v| v.saturating_mul(1000));
     let mut s = Stats {
@@ -546,27 +739,27 @@ fn read_v2(r: &Reader, dir: &Dir) -> Result<Stats, Miss> {
         }),
         ..Default::default()
     };
-    let stat = r.text(dir, "memory.stat")?;
+    let stat = r.text(held, dir, "memory.stat")?;
     let k = parse_keyed(&stat);
     let mut m = memory(
-        r.number(dir, "memory.current")?,
+        r.number(held, dir, "memory.current")?,
         k.get("inactive_file").copied(),
     );
     m.rss = k.get("anon").copied();
     m.cache = k.get("file").copied();
     m.mapped_file = k.get("file_mapped").copied();
     // `memory.peak` exists from Linux 5.19; the engine reports no maximum on v2.
-    m.max_usage = r.optional_number(dir, "memory.peak")?;
+    m.max_usage = r.optional_number(held, dir, "memory.peak")?;
     // As the engine on v2: the OOM count stands for the v1 failure count.
-    let events = r.optional(dir, "memory.events")?.unwrap_or_default();
+    let events = r.optional(held, dir, "memory.events")?.unwrap_or_default();
     m.failcnt = Some(parse_keyed(&events).get("oom").copied().unwrap_or(0));
     s.memory = Some(m);
-    s.pids_current = r.optional_number(dir, "pids.current")?;
+    s.pids_current = r.optional_number(held, dir, "pids.current")?;
     if s.pids_current.is_some() {
-        s.pids_limit = Some(r.limit(dir, "pids.max")?);
+        s.pids_limit = Some(r.limit(held, dir, "pids.max")?);
     }
-    s.processes = Some(count_lines(&r.text(dir, "cgroup.procs")?));
-    if let Some(io) = r.optional(dir, "io.stat")? {
+    s.processes = Some(count_lines(&r.text(held, dir, "cgroup.procs")?));
+    if let Some(io) = r.optional(held, dir, "io.stat")? {
         s.blkio = parse_io_stat(&io)
             .into_iter()
             .map(|(dev, io)| BlockDevice {
@@ -797,7 +990,12 @@ mod tests {
             &format!("{cg}/blkio/docker/abc/blkio.throttle.io_serviced"),
             "8:0 Read 1\n8:0 Write 0\nTotal 1\n",
         );
-        let s = read(&t.paths(), &container("abc", Some(42))).unwrap();
+        let s = read(
+            &t.paths(),
+            &container("abc", Some(42)),
+            &mut Held::default(),
+        )
+        .unwrap();
         assert_eq!(s.cpu_total_ns, Some(1_077_933_239));
         assert_eq!(s.cpu_user_ns, Some(1_040_000_000));
         assert_eq!(s.cpu_system_ns, Some(30_000_000));
@@ -838,13 +1036,20 @@ mod tests {
         // Host network: the namespace's counters are the host's, so none.
         let mut host = container("abc", Some(42));
         host.host_network = true;
-        assert!(read(&t.paths(), &host).unwrap().networks.is_empty());
+        assert!(read(&t.paths(), &host, &mut Held::default())
+            .unwrap()
+            .networks
+            .is_empty());
         // Bad data is a miss, not a panic.
         t.file(&format!("{cg}/memory/docker/abc/memory.failcnt"), "lots\n");
         assert_eq!(
-            read(&t.paths(), &container("abc", Some(42)))
-                .unwrap_err()
-                .reason(),
+            read(
+                &t.paths(),
+                &container("abc", Some(42)),
+                &mut Held::default()
+            )
+            .unwrap_err()
+            .reason(),
             "bad_data"
         );
     }
@@ -872,7 +1077,7 @@ mod tests {
             &format!("{dir}/io.stat"),
             "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
         );
-        let s = read(&t.paths(), &container("abc", Some(7))).unwrap();
+        let s = read(&t.paths(), &container("abc", Some(7)), &mut Held::default()).unwrap();
         assert_eq!(
             (s.cpu_total_ns, s.cpu_user_ns, s.cpu_system_ns),
             (Some(213_059_000), Some(159_794_000), Some(53_265_000))
@@ -893,23 +1098,101 @@ mod tests {
             (Some(8192), Some(2))
         );
         t.file(&format!("{dir}/memory.peak"), "999424\n");
-        let s = read(&t.paths(), &container("abc", Some(7))).unwrap();
+        let s = read(&t.paths(), &container("abc", Some(7)), &mut Held::default()).unwrap();
         assert_eq!(s.memory.unwrap().max_usage, Some(999_424));
         // From a private cgroup namespace: the driver's path (systemd here).
         t.file("proc/7/cgroup", "0::/../docker-abc.scope\n");
         let mut c = container("abc", Some(7));
         c.cgroup_path = "/system.slice/docker-abc.scope".into();
-        assert_eq!(read(&t.paths(), &c).unwrap().processes, Some(1));
+        assert_eq!(
+            read(&t.paths(), &c, &mut Held::default())
+                .unwrap()
+                .processes,
+            Some(1)
+        );
         // A file that cannot be read (a directory in its place).
         std::fs::remove_file(t.0.join(dir).join("cgroup.procs")).unwrap();
         std::fs::create_dir(t.0.join(dir).join("cgroup.procs")).unwrap();
-        assert_eq!(read(&t.paths(), &c).unwrap_err().reason(), "unreadable");
+        assert_eq!(
+            read(&t.paths(), &c, &mut Held::default())
+                .unwrap_err()
+                .reason(),
+            "unreadable"
+        );
+    }
+
+    /// A v2 container `abc` with pid `pid`, CPU usage `usec`, in `t`.
+    fn v2_container(t: &Tree, scope: &str, pid: u32, usec: u64) {
+        let dir = format!("sys/fs/cgroup/system.slice/{scope}");
+        t.file(
+            &format!("proc/{pid}/cgroup"),
+            &format!("0::/system.slice/{scope}\n"),
+        );
+        t.file(&format!("proc/{pid}/net/dev"), NET);
+        t.file(&format!("{dir}/cpu.stat"), &format!("usage_usec {usec}\n"));
+        t.file(&format!("{dir}/memory.current"), "221184\n");
+        t.file(&format!("{dir}/memory.stat"), "anon 53248\n");
+        t.file(&format!("{dir}/cgroup.procs"), &format!("{pid}\n"));
+    }
+
+    #[test]
+    fn held_files_follow_the_values_the_pid_and_the_live_set() {
+        let t = Tree::new("held");
+        v2_container(&t, "docker-abc.scope", 7, 1);
+        let paths = t.paths();
+        let mut open = Open::new(1_000);
+        let c = container("abc", Some(7));
+        assert_eq!(open.read(&paths, &c).unwrap().cpu_total_ns, Some(1_000));
+        // cpu.stat, memory.current, memory.stat, cgroup.procs, net/dev.
+        assert_eq!(open.held(), 5);
+        // Rewritten in place, as the kernel's files change: a held file reads
+        // the current text.
+        t.file(
+            "sys/fs/cgroup/system.slice/docker-abc.scope/cpu.stat",
+            "usage_usec 2\n",
+        );
+        assert_eq!(open.read(&paths, &c).unwrap().cpu_total_ns, Some(2_000));
+        assert_eq!(open.held(), 5, "nothing opened twice");
+        // The cgroup is located once per pid: a changed /proc/7/cgroup is not
+        // read again for pid 7 ...
+        t.file("proc/7/cgroup", "0::/system.slice/elsewhere-abc.scope\n");
+        assert_eq!(open.read(&paths, &c).unwrap().cpu_total_ns, Some(2_000));
+        // ... but a restart (a new pid) locates it afresh, with new files.
+        v2_container(&t, "docker-abc-2.scope", 9, 3);
+        let restarted = container("abc", Some(9));
+        assert_eq!(
+            open.read(&paths, &restarted).unwrap().cpu_total_ns,
+            Some(3_000)
+        );
+        assert_eq!(open.held(), 5);
+        // A container no longer live has its files closed.
+        open.retain(&std::collections::HashSet::new());
+        assert_eq!(open.held(), 0);
+        // Without a budget nothing is held, and the values are the same.
+        let mut unheld = Open::new(0);
+        assert_eq!(
+            unheld.read(&paths, &restarted).unwrap().cpu_total_ns,
+            Some(3_000)
+        );
+        assert_eq!(unheld.held(), 0);
+        // A failed read holds nothing.
+        assert_eq!(
+            open.read(&paths, &container("gone", Some(11)))
+                .unwrap_err()
+                .reason(),
+            "gone"
+        );
+        assert_eq!(open.held(), 0);
     }
 
     #[test]
     fn misses_have_reasons() {
         let t = Tree::new("miss");
-        let reason = |c: &Container| read(&t.paths(), c).unwrap_err().reason();
+        let reason = |c: &Container| {
+            read(&t.paths(), c, &mut Held::default())
+                .unwrap_err()
+                .reason()
+        };
         assert_eq!(reason(&container("abc", None)), "no_pid");
         // No procfs at all: a missing mount.
         assert_eq!(reason(&container("abc", Some(7))), "no_mount");

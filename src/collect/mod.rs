@@ -41,6 +41,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut log = LogOnce::default();
+    let mut open = crate::cgroup::Open::new(crate::cgroup::descriptor_budget());
     let mut failures: u32 = 0;
     let mut subscribed = store.subscribe_tried.subscribe();
     tokio::select! {
@@ -49,7 +50,7 @@ pub async fn run(
     }
     loop {
         let started = Instant::now();
-        let ok = cycle(&client, &store, &config, &mut log).await;
+        let ok = cycle(&client, &store, &config, &mut open, &mut log).await;
         store.cycle_completed();
         let wait = if ok {
             failures = 0;
@@ -90,6 +91,7 @@ pub(crate) async fn cycle(
     client: &Client,
     store: &Store,
     config: &Config,
+    open: &mut crate::cgroup::Open,
     log: &mut LogOnce,
 ) -> bool {
     let started = Instant::now();
@@ -144,7 +146,7 @@ pub(crate) async fn cycle(
                 .collect()
         }),
     };
-    let sampled = stats::collect(client, config, &engine_info, &live, log).await;
+    let sampled = stats::collect(client, config, &engine_info, &live, open, log).await;
 
     store.update(|w| {
         w.engine_up = listed.as_ref().is_none_or(|l| l.result.is_ok());

@@ -19,6 +19,7 @@ use crate::config::{Config, StatsSource};
 use crate::docker::{Client, Endpoint};
 use crate::snapshot::{now_unix, Container, Engine, EngineKind, Saturated, Stats};
 use futures_util::stream::{self, StreamExt};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,7 @@ pub(super) async fn collect(
     config: &Config,
     engine: &Engine,
     live: &[Arc<Container>],
+    open: &mut cgroup::Open,
     log: &mut LogOnce,
 ) -> Outcome<Sampled> {
     let started = Instant::now();
@@ -99,7 +101,7 @@ pub(super) async fn collect(
         let ids = live.iter().map(|c| c.id.clone()).collect();
         (Vec::new(), None, ids)
     } else {
-        let read = read_cgroups(config, live, log).await;
+        let read = read_cgroups(config, live, open, log).await;
         errors += read.errors;
         (read.samples, Some(read.misses), read.ask_engine)
     };
@@ -128,19 +130,39 @@ struct CgroupRead {
 /// waiting on the engine). On `auto` a container that cannot be read is asked
 /// of the engine; on `cgroup` it gets no sample (one without a process, gone
 /// or restarting, loses its last one).
-async fn read_cgroups(config: &Config, live: &[Arc<Container>], log: &mut LogOnce) -> CgroupRead {
+async fn read_cgroups(
+    config: &Config,
+    live: &[Arc<Container>],
+    open: &mut cgroup::Open,
+    log: &mut LogOnce,
+) -> CgroupRead {
     let paths = cgroup::Paths {
         sysfs: config.sysfs.clone(),
         procfs: config.procfs.clone(),
     };
     let list = live.to_vec();
+    let mut files = std::mem::take(open);
+    let budget = files.budget();
     let read = tokio::task::spawn_blocking(move || {
-        list.iter()
-            .map(|c| (c.id.clone(), cgroup::read(&paths, c)))
-            .collect::<Vec<_>>()
+        let ids: HashSet<&str> = list.iter().map(|c| c.id.as_str()).collect();
+        files.retain(&ids);
+        let read: Vec<_> = list
+            .iter()
+            .map(|c| (c.id.clone(), files.read(&paths, c)))
+            .collect();
+        (read, files)
     })
-    .await
-    .unwrap_or_default();
+    .await;
+    let read = match read {
+        Ok((read, files)) => {
+            *open = files;
+            read
+        }
+        Err(_) => {
+            *open = cgroup::Open::new(budget);
+            Vec::new()
+        }
+    };
     let auto = config.stats_source == StatsSource::Auto;
     let mut out = CgroupRead {
         samples: Vec::with_capacity(read.len()),
