@@ -35,6 +35,7 @@ import gzip
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -97,9 +98,20 @@ def free_port():
     return port
 
 
+# The open-files limit of a process in a Docker container (the engine's
+# default, 1,048,576): the exporter holds the live containers' cgroup files
+# open within half of it. `--nofile 0` keeps this shell's limit.
+NOFILE = [1 << 20]
+
+
+def limit_open_files():
+    if NOFILE[0]:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE[0], NOFILE[0]))
+
+
 def start(cmd, name):
     logf = open("/tmp/dexpbench-cg-%s.log" % name, "w")
-    p = subprocess.Popen(cmd, stdout=logf, stderr=logf)
+    p = subprocess.Popen(cmd, stdout=logf, stderr=logf, preexec_fn=limit_open_files)
     STARTED.append(p)
     return p
 
@@ -418,15 +430,18 @@ def main():
     ap.add_argument("--only", default="real,tree")
     ap.add_argument("--containers", type=int, default=100)
     ap.add_argument("--window", type=int, default=60)
+    ap.add_argument("--nofile", type=int, default=NOFILE[0])
     ap.add_argument("--scrapes", type=int, default=200)
     ap.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")], default=[1000, 10000])
     args = ap.parse_args()
+    NOFILE[0] = args.nofile
     for b in (EXPORTER, SIM):
         if not os.access(b, os.X_OK):
             sys.exit("%s missing: cargo build --release -p docker_exporter -p docker_sim" % b)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        report = ["## Cgroup stats source (`bench/cgroup.py`, %s)" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())]
+        report = ["## Cgroup stats source (`bench/cgroup.py`, %s; open-files limit %s)" % (
+            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), NOFILE[0] or resource.getrlimit(resource.RLIMIT_NOFILE)[0])]
         if "real" in args.only:
             report.append(real(args))
         if "tree" in args.only:
