@@ -406,35 +406,11 @@ pub struct Open {
     fds: usize,
 }
 
-/// Raises the soft open-files limit to the hard one (as the Go runtime does
-/// for every Go program); returns the soft limit now in force.
-pub fn raise_open_files_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit for the kernel to fill and read.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 0;
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return raised.rlim_cur;
-            }
-        }
-    }
-    limit.rlim_cur
-}
-
 /// Descriptors the held files may use: half of what the open-files limit
 /// leaves above 1,024 (the rest is for connections and the engine), so none
-/// under the common default soft limit of 1,024 (`main` raises the soft limit
-/// to the hard one, as Go programs do).
+/// under the common default soft limit of 1,024. It is not raised: a service's
+/// system call filter may forbid `setrlimit` (systemd's `@resources`), and a
+/// Docker or Kubernetes container already has 1,048,576.
 pub fn descriptor_budget() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

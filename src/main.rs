@@ -7,9 +7,6 @@ use tokio_util::sync::CancellationToken;
 fn main() -> anyhow::Result<()> {
     let config = Config::from_args();
     init_logging(&config);
-    // Room to hold the live containers' cgroup files open (`cgroup::Open`).
-    let open_files = docker_exporter::cgroup::raise_open_files_limit();
-    tracing::debug!(open_files, "open-files limit");
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
