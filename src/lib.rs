@@ -104,9 +104,14 @@ pub async fn run(
     let (c, s, cfg, stop) = (client, store.clone(), config.clone(), shutdown.clone());
     let periodic = tasks.spawn(collect::run(c, s, cfg, stop));
     names.insert(periodic.id(), "periodic collection");
+    let cache = Arc::new(metrics::ExpositionCache::default());
+    let (s, c, stop) = (store.clone(), cache.clone(), shutdown.clone());
+    let ahead = tasks.spawn(http::encode_ahead(s, c, stop));
+    names.insert(ahead.id(), "encode ahead");
     let limits = config.web_limits.clone();
     let app = http::router(
         store,
+        cache,
         &config.telemetry_path,
         usize::from(limits.max_requests),
     );
