@@ -42,7 +42,10 @@
 //!   settled (no engine call for 60 ms); utime and stime of `/proc/<pid>/stat`
 //!   ÷ K, and the per-endpoint call deltas ÷ K.
 //! * **Peak RSS**: `VmHWM` of `/proc/<pid>/status`, once after the quiet cycles
-//!   (collection only) and once at the end of a size's run (after the scrapes).
+//!   (collection only) and once at the end of a size's run (the highest of
+//!   the whole run); and for each scrape-latency configuration on its own:
+//!   `VmHWM` reset to the current RSS (`5` into `/proc/<pid>/clear_refs`)
+//!   before it, read after it.
 //! * **Event-to-metric**: `POST /_sim/event` (`die`, then `start` back) and poll
 //!   `/metrics` (plain, every ~1 ms) until the expected `docker_container_state`
 //!   sample; the time runs from just before the POST to the receipt of the
@@ -444,6 +447,13 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
 }
 
 /// `VmHWM` (peak resident set) of a process, KiB.
+/// Resets `VmHWM` of a process to its current resident set (`clear_refs` 5),
+/// so that the next [`peak_rss_kib`] is the peak since now.
+fn reset_peak_rss(pid: u32) -> Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+        .with_context(|| format!("resetting the peak RSS of {pid}"))
+}
+
 fn peak_rss_kib(pid: u32) -> Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = s
@@ -901,6 +911,8 @@ struct Latency {
     max: Duration,
     errors: usize,
     body_len: usize,
+    /// The exporter's `VmHWM` over this run alone (0: not measured).
+    peak_kib: u64,
 }
 
 /// `scrapers` concurrent keep-alive clients, `total` requests in all (or until `cap`).
@@ -953,6 +965,7 @@ async fn scrape_latency(
         max: all.last().copied().unwrap_or_default(),
         errors,
         body_len,
+        peak_kib: 0,
     })
 }
 
@@ -1264,14 +1277,17 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         ));
     }
 
-    // Scrape latency.
+    // Scrape latency, and the peak RSS of each configuration on its own.
     let mut latency = Vec::new();
+    let mut overall_peak = 0;
     for (scrapers, gz) in [(1, false), (1, true), (4, false), (4, true)] {
         progress(format!(
             "N={n}: scrape latency, {scrapers} scraper(s), {}",
             if gz { "gzip" } else { "plain" }
         ));
-        let l = scrape_latency(
+        overall_peak = overall_peak.max(peak_rss_kib(pid)?);
+        reset_peak_rss(pid)?;
+        let mut l = scrape_latency(
             &metrics,
             scrapers,
             gz,
@@ -1279,6 +1295,7 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
             Duration::from_secs_f64(a.max_secs),
         )
         .await?;
+        l.peak_kib = peak_rss_kib(pid)?;
         latency.push((scrapers, gz, l));
     }
 
@@ -1343,7 +1360,7 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         }
     }
     exp.check_alive()?;
-    let peak_kib = peak_rss_kib(pid)?;
+    let peak_kib = overall_peak.max(peak_rss_kib(pid)?);
     let problems = log_problems(&exp.log_text());
     Ok(SimRow {
         n,
@@ -1521,7 +1538,16 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
     );
     println!("### /metrics latency (loopback, keep-alive hyper client per scraper)\n");
     let mut t = Table::new(&[
-        "N", "scrapers", "encoding", "requests", "p50 ms", "p99 ms", "max ms", "errors", "body",
+        "N",
+        "scrapers",
+        "encoding",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "body",
+        "peak RSS MiB (this run)",
     ]);
     for r in &rows {
         for (s, gz, l) in &r.latency {
@@ -1535,6 +1561,7 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
                 ms(l.max),
                 l.errors.to_string(),
                 bytes(l.body_len),
+                format!("{:.1}", l.peak_kib as f64 / 1024.0),
             ]);
         }
     }

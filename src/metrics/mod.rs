@@ -210,6 +210,8 @@ pub struct Exposition {
 #[derive(Debug, Default)]
 struct Shared {
     size_hints: [AtomicUsize; 2],
+    /// The size of the last gzip body, per format.
+    gzip_hints: [AtomicUsize; 2],
     fragments: [Mutex<fragments::Fragments>; 2],
     reuse: [Mutex<Reuse>; 2],
     /// Bodies encoded in full because fragment assembly failed (a bug).
@@ -282,7 +284,11 @@ impl Exposition {
                     self.shared.ahead.fetch_add(1, Ordering::Relaxed);
                 }
                 if gzip {
-                    return compress(&self.make(format, false, ahead));
+                    let plain = self.make(format, false, ahead);
+                    let hint = &self.shared.gzip_hints[(format == Format::OpenMetrics) as usize];
+                    let body = compress(&plain, hint.load(Ordering::Relaxed));
+                    hint.store(body.len(), Ordering::Relaxed);
+                    return body;
                 }
                 self.shared.encode(&self.snapshot, format)
             })
@@ -292,13 +298,22 @@ impl Exposition {
 
 /// gzip at level 2: with zlib-rs as fast as miniz_oxide's level 1 and 13 %
 /// smaller; its level 1 is a third faster but a quarter larger (BENCHMARKS.md).
-fn compress(body: &Body) -> Body {
-    let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 8), Compression::new(2));
+/// The output buffer starts at `size_hint` (the last gzip body's size) plus
+/// a margin, so that it is not grown by doubling and then copied to shrink
+/// (at N = 10,000: 16 MiB instead of up to 21 MiB, then a copy).
+fn compress(body: &Body, size_hint: usize) -> Body {
+    let capacity = match size_hint {
+        0 => body.len() / 8,
+        h => h + h / 32 + 4096,
+    };
+    let mut gz = GzEncoder::new(Vec::with_capacity(capacity), Compression::new(2));
     for chunk in body.chunks() {
         gz.write_all(chunk).expect("gzip into a Vec");
     }
     let mut out = gz.finish().expect("gzip into a Vec");
-    out.shrink_to_fit();
+    if out.capacity() > out.len() + out.len() / 16 + 8192 {
+        out.shrink_to_fit();
+    }
     Body::new(vec![Bytes::from(out)])
 }
 
