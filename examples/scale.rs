@@ -62,7 +62,11 @@
 //!   `--e2m-poll full` is the method of the figures before 2026-12-07: each
 //!   poll fetches the whole body (8 MiB at N = 1,000, 42 MiB at N = 5,000)
 //!   and then searches it, so one poll's transfer is the floor; the output
-//!   names the method used.
+//!   names the method used. `--event-gap-ms G` pauses G/2 to 3G/2 ms
+//!   (pseudo-random, repeatable) before each event, so that the events land
+//!   at every phase of the collection cycle and the p99 includes the ones
+//!   that meet a cycle's snapshot being encoded; back to back, 50 runs take
+//!   1-2 s, less than one cycle, and their tail is a matter of luck.
 //! * **Peer** (`peer`): ours and the peer run side by side on the same engine
 //!   and are scraped alternately by one client, the pairs spread over a window
 //!   of at least 30 s; CPU seconds of each process over that window, `VmHWM`.
@@ -147,6 +151,13 @@ struct SimArgs {
     /// Event-to-metric runs (each a die and a start).
     #[arg(long, default_value_t = 50)]
     event_runs: usize,
+    /// Mean pause before each event, ms (each pause drawn between half and
+    /// one and a half times this): events then land at every phase of the
+    /// collection cycle, as real ones do, rather than in one burst of runs
+    /// that may miss every cycle. 0: back to back (the runs before
+    /// 2026-12-07).
+    #[arg(long, default_value_t = 0)]
+    event_gap_ms: u64,
     /// Seconds of quiet cycles over which CPU and engine calls are counted.
     #[arg(long, default_value_t = 20.0)]
     cpu_window_secs: f64,
@@ -1132,6 +1143,20 @@ impl FamilySearch {
     }
 }
 
+/// A small deterministic pseudo-random sequence (xorshift64) for the event
+/// pauses, so that a run can be repeated.
+struct Jitter(u64);
+
+impl Jitter {
+    /// A value in `0..bound` (`bound` > 0).
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
 fn state_line(name: &str, state: &str) -> String {
     format!("docker_container_state{{name=\"{name}\",state=\"{state}\"}} 1\n")
 }
@@ -1318,7 +1343,12 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         a.e2m_poll,
     )
     .await?;
+    let mut jitter = Jitter(0x9e37_79b9_7f4a_7c15 ^ n);
     for _ in 0..a.event_runs {
+        if a.event_gap_ms > 0 {
+            let ms = a.event_gap_ms / 2 + jitter.below(a.event_gap_ms + 1);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         let t0 = Instant::now();
         ctl.post(
             "/_sim/event",
@@ -1634,7 +1664,15 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
     }
     t.print();
     println!("### Event-to-metric through the simulator (POST /_sim/event → first /metrics poll showing it)\n");
-    println!("Polls: {}.\n", a.e2m_poll.describe());
+    println!("Polls: {}.", a.e2m_poll.describe());
+    match a.event_gap_ms {
+        0 => println!("Runs back to back.\n"),
+        g => println!(
+            "A pause of {}-{} ms before each event (`--event-gap-ms {g}`).\n",
+            g / 2,
+            g + g / 2
+        ),
+    }
     let mut t = Table::new(&[
         "N",
         "runs",
