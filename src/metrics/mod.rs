@@ -413,7 +413,8 @@ impl ExpositionCache {
     /// Whether a body kind was asked for within [`AHEAD_WINDOW`].
     fn wanted(&self, slot: usize, now: u64) -> bool {
         let at = self.demand[slot].requested.load(Ordering::Relaxed);
-        at != 0 && now - at <= AHEAD_WINDOW.as_millis() as u64
+        // `now` may be a little older than a request noted meanwhile.
+        at != 0 && now.saturating_sub(at) <= AHEAD_WINDOW.as_millis() as u64
     }
 
     /// Whether any body kind was asked for within [`AHEAD_WINDOW`] (else
@@ -447,7 +448,7 @@ impl ExpositionCache {
             let interval = d
                 .gap
                 .load(Ordering::Relaxed)
-                .max(now - d.requested.load(Ordering::Relaxed));
+                .max(now.saturating_sub(d.requested.load(Ordering::Relaxed)));
             let due = d.ahead.load(Ordering::Relaxed) + interval / 2;
             if d.ahead.load(Ordering::Relaxed) != 0 && due > now {
                 later = Some(later.map_or(due - now, |l| l.min(due - now)));
