@@ -42,12 +42,31 @@
 //!   settled (no engine call for 60 ms); utime and stime of `/proc/<pid>/stat`
 //!   ÷ K, and the per-endpoint call deltas ÷ K.
 //! * **Peak RSS**: `VmHWM` of `/proc/<pid>/status`, once after the quiet cycles
-//!   (collection only) and once at the end of a size's run (after the scrapes).
+//!   (collection only) and once at the end of a size's run (the highest of
+//!   the whole run); and for each scrape-latency configuration on its own:
+//!   `VmHWM` reset to the current RSS (`5` into `/proc/<pid>/clear_refs`)
+//!   before it, read after it.
 //! * **Event-to-metric**: `POST /_sim/event` (`die`, then `start` back) and poll
 //!   `/metrics` (plain, every ~1 ms) until the expected `docker_container_state`
-//!   sample; the time runs from just before the POST to the receipt of the first
-//!   body that shows it. Against the real daemon: from `docker stop -t 5`
-//!   returning to the first body with `state="exited"} 1` (and from issuing it).
+//!   sample; the time runs from just before the POST to the receipt of the
+//!   chunk that shows it. Against the real daemon: from `docker stop -t 5`
+//!   returning to the first poll with `state="exited"} 1` (and from issuing it).
+//!   Each poll is one GET whose body is read as it arrives (`--e2m-poll stream`,
+//!   the default): frame by frame, searched incrementally for the sample line
+//!   inside its family (`# TYPE docker_container_state` up to the next
+//!   `# HELP`); the poll stops at the frame that shows the sample, or at the
+//!   end of the family without it, and drops the response and its connection
+//!   there (the next poll opens a new one, ~0.1 ms on loopback). The family is
+//!   the second of a container's, so a poll reads a few KiB to a few MiB, not
+//!   the whole body, and the exporter's own delay is what is measured.
+//!   `--e2m-poll full` is the method of the figures before 2026-12-07: each
+//!   poll fetches the whole body (8 MiB at N = 1,000, 42 MiB at N = 5,000)
+//!   and then searches it, so one poll's transfer is the floor; the output
+//!   names the method used. `--event-gap-ms G` pauses G/2 to 3G/2 ms
+//!   (pseudo-random, repeatable) before each event, so that the events land
+//!   at every phase of the collection cycle and the p99 includes the ones
+//!   that meet a cycle's snapshot being encoded; back to back, 50 runs take
+//!   1-2 s, less than one cycle, and their tail is a matter of luck.
 //! * **Peer** (`peer`): ours and the peer run side by side on the same engine
 //!   and are scraped alternately by one client, the pairs spread over a window
 //!   of at least 30 s; CPU seconds of each process over that window, `VmHWM`.
@@ -132,9 +151,20 @@ struct SimArgs {
     /// Event-to-metric runs (each a die and a start).
     #[arg(long, default_value_t = 50)]
     event_runs: usize,
+    /// Mean pause before each event, ms (each pause drawn between half and
+    /// one and a half times this): events then land at every phase of the
+    /// collection cycle, as real ones do, rather than in one burst of runs
+    /// that may miss every cycle. 0: back to back (the runs before
+    /// 2026-12-07).
+    #[arg(long, default_value_t = 0)]
+    event_gap_ms: u64,
     /// Seconds of quiet cycles over which CPU and engine calls are counted.
     #[arg(long, default_value_t = 20.0)]
     cpu_window_secs: f64,
+    /// How event-to-metric polls `/metrics` (see the header: `full` is the
+    /// method of the figures before 2026-12-07's issue 14 part B run).
+    #[arg(long, value_enum, default_value_t = PollMode::Stream)]
+    e2m_poll: PollMode,
     /// Cycles sampled for the cycle wall time.
     #[arg(long, default_value_t = 4)]
     duration_cycles: u64,
@@ -172,6 +202,9 @@ struct RealArgs {
     /// Docker socket.
     #[arg(long, default_value = "/var/run/docker.sock")]
     socket: PathBuf,
+    /// How `/metrics` is polled (see the header).
+    #[arg(long, value_enum, default_value_t = PollMode::Stream)]
+    e2m_poll: PollMode,
     /// Image of the test container (must exist locally; never pulled).
     #[arg(
         long,
@@ -425,6 +458,13 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
 }
 
 /// `VmHWM` (peak resident set) of a process, KiB.
+/// Resets `VmHWM` of a process to its current resident set (`clear_refs` 5),
+/// so that the next [`peak_rss_kib`] is the peak since now.
+fn reset_peak_rss(pid: u32) -> Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+        .with_context(|| format!("resetting the peak RSS of {pid}"))
+}
+
 fn peak_rss_kib(pid: u32) -> Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = s
@@ -882,6 +922,8 @@ struct Latency {
     max: Duration,
     errors: usize,
     body_len: usize,
+    /// The exporter's `VmHWM` over this run alone (0: not measured).
+    peak_kib: u64,
 }
 
 /// `scrapers` concurrent keep-alive clients, `total` requests in all (or until `cap`).
@@ -934,30 +976,184 @@ async fn scrape_latency(
         max: all.last().copied().unwrap_or_default(),
         errors,
         body_len,
+        peak_kib: 0,
     })
 }
 
-/// Polls `/metrics` (plain) every ~1 ms until `needle` appears; the time from `t0`
-/// to the receipt of that body.
+/// How event-to-metric reads `/metrics`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum PollMode {
+    /// Each poll reads the body as it arrives and stops (dropping the
+    /// connection) once the sample is seen or its family has ended.
+    Stream,
+    /// Each poll fetches the whole body, then searches it (the method before
+    /// 2026-12-07: the body's transfer is the floor).
+    Full,
+}
+
+impl PollMode {
+    fn describe(self) -> &'static str {
+        match self {
+            PollMode::Stream => {
+                "streamed: each poll reads the plain body as it arrives and stops at the sample \
+                 or at the end of its family (`--e2m-poll stream`)"
+            }
+            PollMode::Full => {
+                "whole body: each poll fetches the whole plain body, then searches it \
+                 (`--e2m-poll full`, the method of the figures before 2026-12-07)"
+            }
+        }
+    }
+}
+
+/// Polls `/metrics` (plain) every ~1 ms until `needle` (a whole sample line)
+/// appears; the time from `t0` to the receipt of the chunk (stream) or body
+/// (full) that shows it.
 async fn poll_until(
     client: &Http,
     url: &str,
     needle: &str,
     t0: Instant,
     timeout: Duration,
+    mode: PollMode,
 ) -> Result<Duration> {
     loop {
-        let f = fetch(client, url, false, Duration::from_secs(30)).await?;
+        let seen = poll_once(client, url, needle, mode).await?;
         let at = t0.elapsed();
-        if f.status == StatusCode::OK
-            && std::str::from_utf8(&f.body).is_ok_and(|s| s.contains(needle))
-        {
+        if seen {
             return Ok(at);
         }
         if at > timeout {
             bail!("{needle:?} not in /metrics after {timeout:?}");
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// One poll: whether `/metrics` shows `needle` (a whole sample line).
+async fn poll_once(client: &Http, url: &str, needle: &str, mode: PollMode) -> Result<bool> {
+    Ok(match mode {
+        PollMode::Full => {
+            let f = fetch(client, url, false, Duration::from_secs(30)).await?;
+            f.status == StatusCode::OK
+                && std::str::from_utf8(&f.body).is_ok_and(|s| s.contains(needle))
+        }
+        PollMode::Stream => within_secs(30, url, stream_search(client, url, needle)).await?,
+    })
+}
+
+async fn within_secs<T>(
+    secs: u64,
+    what: &str,
+    f: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .map_err(|_| anyhow!("{what}: no answer within {secs} s"))?
+}
+
+/// One GET of the plain body, read frame by frame: true as soon as a frame
+/// completes the line `needle`, false once its family has ended without it
+/// (or the body has). The response is then dropped unread, and with it the
+/// connection (the next poll opens a new one).
+async fn stream_search(client: &Http, url: &str, needle: &str) -> Result<bool> {
+    let uri: Uri = url.parse().with_context(|| format!("bad URL {url}"))?;
+    let resp = client
+        .request(Request::get(uri).body(Empty::new())?)
+        .await?;
+    if resp.status() != StatusCode::OK {
+        return Ok(false);
+    }
+    let family = needle.split(['{', ' ']).next().unwrap_or(needle);
+    let mut search = FamilySearch::new(family, needle);
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if let Some(found) = search.feed(&data) {
+                return Ok(found);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// An incremental search of a text exposition for one sample line, inside its
+/// family: fed the body in pieces, it keeps only the bytes a match could still
+/// start in.
+struct FamilySearch {
+    /// `\n# TYPE <family> `: where the family's series begin.
+    start: Vec<u8>,
+    /// `\n<sample line>`.
+    needle: Vec<u8>,
+    inside: bool,
+    /// Unsearched bytes, and the tail of the searched ones a match could
+    /// still begin in; starts with a newline (the body starts a line).
+    pending: Vec<u8>,
+}
+
+/// What starts the next family.
+const NEXT_FAMILY: &[u8] = b"\n# HELP ";
+
+impl FamilySearch {
+    fn new(family: &str, needle: &str) -> FamilySearch {
+        FamilySearch {
+            start: format!("\n# TYPE {family} ").into_bytes(),
+            needle: format!("\n{needle}").into_bytes(),
+            inside: false,
+            pending: vec![b'\n'],
+        }
+    }
+
+    /// `Some(true)`: the sample is there; `Some(false)`: its family has
+    /// ended without it; `None`: read on.
+    fn feed(&mut self, chunk: &[u8]) -> Option<bool> {
+        self.pending.extend_from_slice(chunk);
+        let mut from = 0;
+        while let Some(i) = self.pending[from..].iter().position(|&b| b == b'\n') {
+            let at = &self.pending[from + i..];
+            let keep_from = from + i;
+            // A line cut short by the piece may still turn out to be `p`.
+            let cut_short = |p: &[u8]| at.len() < p.len() && p.starts_with(at);
+            if !self.inside {
+                if at.starts_with(&self.start) {
+                    self.inside = true;
+                } else if cut_short(&self.start) {
+                    return self.keep(keep_from);
+                }
+            } else {
+                if at.starts_with(&self.needle) {
+                    return Some(true);
+                }
+                if at.starts_with(NEXT_FAMILY) {
+                    return Some(false);
+                }
+                if cut_short(&self.needle) || cut_short(NEXT_FAMILY) {
+                    return self.keep(keep_from);
+                }
+            }
+            from += i + 1;
+        }
+        self.pending.clear();
+        None
+    }
+
+    fn keep(&mut self, from: usize) -> Option<bool> {
+        self.pending.drain(..from);
+        None
+    }
+}
+
+/// A small deterministic pseudo-random sequence (xorshift64) for the event
+/// pauses, so that a run can be repeated.
+struct Jitter(u64);
+
+impl Jitter {
+    /// A value in `0..bound` (`bound` > 0).
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
     }
 }
 
@@ -1082,7 +1278,9 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         let cur = ctl.list_calls().await?;
         ctl.wait_list(cur + 1, interval * 3).await?;
         let f = fetch(&client, &metrics, false, Duration::from_secs(60)).await?;
-        // Nobody scraped since the last cycle published: this scrape encodes.
+        // Nobody scraped since the last cycle published: this scrape encodes
+        // (the first), or finds the body made ahead (an exporter that encodes
+        // ahead, once it has seen a scrape).
         fresh.push(f.took);
         let text = String::from_utf8_lossy(&f.body);
         let parts: Vec<f64> = ["engine", "containers", "stats"]
@@ -1106,14 +1304,17 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         ));
     }
 
-    // Scrape latency.
+    // Scrape latency, and the peak RSS of each configuration on its own.
     let mut latency = Vec::new();
+    let mut overall_peak = 0;
     for (scrapers, gz) in [(1, false), (1, true), (4, false), (4, true)] {
         progress(format!(
             "N={n}: scrape latency, {scrapers} scraper(s), {}",
             if gz { "gzip" } else { "plain" }
         ));
-        let l = scrape_latency(
+        overall_peak = overall_peak.max(peak_rss_kib(pid)?);
+        reset_peak_rss(pid)?;
+        let mut l = scrape_latency(
             &metrics,
             scrapers,
             gz,
@@ -1121,6 +1322,7 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
             Duration::from_secs_f64(a.max_secs),
         )
         .await?;
+        l.peak_kib = peak_rss_kib(pid)?;
         latency.push((scrapers, gz, l));
     }
 
@@ -1138,9 +1340,15 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         &state_line(name, "running"),
         Instant::now(),
         Duration::from_secs(10),
+        a.e2m_poll,
     )
     .await?;
+    let mut jitter = Jitter(0x9e37_79b9_7f4a_7c15 ^ n);
     for _ in 0..a.event_runs {
+        if a.event_gap_ms > 0 {
+            let ms = a.event_gap_ms / 2 + jitter.below(a.event_gap_ms + 1);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         let t0 = Instant::now();
         ctl.post(
             "/_sim/event",
@@ -1153,6 +1361,7 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
             &state_line(name, "exited"),
             t0,
             Duration::from_secs(10),
+            a.e2m_poll,
         )
         .await
         {
@@ -1171,6 +1380,7 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
             &state_line(name, "running"),
             t0,
             Duration::from_secs(10),
+            a.e2m_poll,
         )
         .await
         {
@@ -1182,7 +1392,7 @@ async fn sim_one(bins: &Bins, dir: &Path, n: u64, a: &SimArgs) -> Result<SimRow>
         }
     }
     exp.check_alive()?;
-    let peak_kib = peak_rss_kib(pid)?;
+    let peak_kib = overall_peak.max(peak_rss_kib(pid)?);
     let problems = log_problems(&exp.log_text());
     Ok(SimRow {
         n,
@@ -1360,7 +1570,16 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
     );
     println!("### /metrics latency (loopback, keep-alive hyper client per scraper)\n");
     let mut t = Table::new(&[
-        "N", "scrapers", "encoding", "requests", "p50 ms", "p99 ms", "max ms", "errors", "body",
+        "N",
+        "scrapers",
+        "encoding",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "body",
+        "peak RSS MiB (this run)",
     ]);
     for r in &rows {
         for (s, gz, l) in &r.latency {
@@ -1374,6 +1593,7 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
                 ms(l.max),
                 l.errors.to_string(),
                 bytes(l.body_len),
+                format!("{:.1}", l.peak_kib as f64 / 1024.0),
             ]);
         }
     }
@@ -1388,7 +1608,7 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
         "cycle wall p50 ms",
         "cycle wall max ms",
         "of which stats p50 ms",
-        "first scrape of a new snapshot ms (plain, encodes it)",
+        "first scrape of a new snapshot ms (plain; encodes it unless made ahead)",
         "CPU ms/cycle (user+sys)",
         "CPU µs per stats call",
         "cycles counted",
@@ -1443,7 +1663,16 @@ async fn suite_sim(bins: &Bins, a: &SimArgs) -> Result<()> {
         t.row(cells);
     }
     t.print();
-    println!("### Event-to-metric through the simulator (POST /_sim/event → first /metrics body showing it)\n");
+    println!("### Event-to-metric through the simulator (POST /_sim/event → first /metrics poll showing it)\n");
+    println!("Polls: {}.", a.e2m_poll.describe());
+    match a.event_gap_ms {
+        0 => println!("Runs back to back.\n"),
+        g => println!(
+            "A pause of {}-{} ms before each event (`--event-gap-ms {g}`).\n",
+            g / 2,
+            g + g / 2
+        ),
+    }
     let mut t = Table::new(&[
         "N",
         "runs",
@@ -1747,6 +1976,7 @@ async fn suite_real(bins: &Bins, a: &RealArgs) -> Result<()> {
             &state_line(name, "running"),
             t0,
             Duration::from_secs(10),
+            a.e2m_poll,
         )
         .await;
         start.await??;
@@ -1765,7 +1995,15 @@ async fn suite_real(bins: &Bins, a: &RealArgs) -> Result<()> {
                 .await
                 .map(|_| t0.elapsed())
         });
-        let seen = poll_until(&client, &metrics, &exited, t0, Duration::from_secs(15)).await;
+        let seen = poll_until(
+            &client,
+            &metrics,
+            &exited,
+            t0,
+            Duration::from_secs(15),
+            a.e2m_poll,
+        )
+        .await;
         let returned = stop.await??;
         match seen {
             Ok(seen) => {
@@ -1775,8 +2013,7 @@ async fn suite_real(bins: &Bins, a: &RealArgs) -> Result<()> {
                     // Shown before the CLI returned: the first body fetched after the
                     // return shows it; its fetch time is the latency.
                     let t1 = Instant::now();
-                    let f = fetch(&client, &metrics, false, Duration::from_secs(30)).await?;
-                    if std::str::from_utf8(&f.body).is_ok_and(|s| s.contains(&exited)) {
+                    if poll_once(&client, &metrics, &exited, a.e2m_poll).await? {
                         first_poll_hits += 1;
                         ev.down.push(t1.elapsed());
                     } else {
@@ -1805,8 +2042,9 @@ async fn suite_real(bins: &Bins, a: &RealArgs) -> Result<()> {
          exporter with default flags on {} (interval 15s, so only the event stream can be this fast). \
          `/metrics` is polled every ~1 ms from the moment `docker stop -t 5` is issued; \"from return\" is the time \
          from the CLI returning to the first body with `state=\"exited\"}} 1` (when it was already shown before \
-         the return, the time of the next fetch). start→running is from issuing `docker start`.\n",
-        a.socket.display()
+         the return, the time of the next poll). start→running is from issuing `docker start`. Polls: {}.\n",
+        a.socket.display(),
+        a.e2m_poll.describe()
     );
     let mut t = Table::new(&[
         "runs",
@@ -2352,4 +2590,51 @@ fn main() -> Result<()> {
         progress(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
         r
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = "# HELP a A\n# TYPE a gauge\na 1\n\
+        # HELP docker_container_state S\n# TYPE docker_container_state gauge\n\
+        docker_container_state{name=\"x\",state=\"running\"} 0\n\
+        docker_container_state{name=\"x\",state=\"exited\"} 1\n\
+        # HELP b B\n# TYPE b gauge\nb{name=\"x\",state=\"running\"} 1\n";
+
+    /// Feeds `body` in pieces of `size` bytes; the answer and how many bytes it read.
+    fn search(body: &str, needle: &str, size: usize) -> (Option<bool>, usize) {
+        let mut s = FamilySearch::new("docker_container_state", needle);
+        let mut read = 0;
+        for piece in body.as_bytes().chunks(size) {
+            read += piece.len();
+            if let Some(found) = s.feed(piece) {
+                return (Some(found), read);
+            }
+        }
+        (None, read)
+    }
+
+    #[test]
+    fn the_search_finds_the_line_in_its_family_whatever_the_cuts() {
+        let exited = state_line("x", "exited");
+        let running = state_line("x", "running");
+        let end_of_exited = BODY.find(&exited).unwrap() + exited.len();
+        for size in 1..=BODY.len() {
+            let (found, read) = search(BODY, &exited, size);
+            assert_eq!(found, Some(true), "pieces of {size}");
+            assert!(read < end_of_exited + size, "read on past the line: {size}");
+            // `running 1` is only in the next family: the search stops there.
+            let (found, read) = search(BODY, &running, size);
+            assert_eq!(found, Some(false), "pieces of {size}");
+            if size <= 8 {
+                assert!(read < BODY.len(), "read to the end: {size}");
+            }
+        }
+        // No such family: the whole body is read and nothing is found.
+        assert_eq!(
+            search("# HELP a A\n# TYPE a gauge\na 1\n", &exited, 3).0,
+            None
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The HTTP server: `/metrics` (or `--web.telemetry-path`), the overview page
 //! at `/` (and its live part, `/?part=live`), `/-/healthy` and `/-/ready`.
-//! Handlers only read the published snapshot.
+//! Handlers only read the published snapshot; [`encode_ahead`] makes the
+//! `/metrics` bodies recently scraped as soon as a snapshot is published.
 
 use crate::collect::Store;
 use crate::metrics::{self, ExpositionCache, Format};
@@ -18,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
 struct App {
@@ -27,10 +29,16 @@ struct App {
 }
 
 /// The exporter's routes; at most `max_requests` scrapes are served at once.
-pub fn router(store: Arc<Store>, telemetry_path: &str, max_requests: usize) -> Router {
+/// `/metrics` bodies come from `cache` (shared with [`encode_ahead`]).
+pub fn router(
+    store: Arc<Store>,
+    cache: Arc<ExpositionCache>,
+    telemetry_path: &str,
+    max_requests: usize,
+) -> Router {
     let app = App {
         store,
-        cache: Arc::new(ExpositionCache::default()),
+        cache,
         telemetry_path: telemetry_path.into(),
     };
     let in_flight = Arc::new(Semaphore::new(max_requests));
@@ -67,12 +75,12 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-    let exposition = app.cache.get(app.store.snapshot());
+    app.cache.requested(format, gzip);
+    let exposition = app.cache.latest(|| app.store.snapshot());
     let body = match exposition.cached(format, gzip) {
         Some(body) => body,
-        // Encoding a large snapshot takes milliseconds: tell the runtime, and
-        // stay on this worker thread (a blocking-pool thread would keep its
-        // own allocator cache of the freed buffers).
+        // Encoding a large snapshot takes milliseconds (or waiting for
+        // `encode_ahead` to finish it): tell the runtime.
         None => tokio::task::block_in_place(|| exposition.body(format, gzip)),
     };
     let mut response = (
@@ -99,6 +107,47 @@ async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
+}
+
+/// Encodes `/metrics` ahead of scrapes until `stop`: after each publication
+/// of a snapshot, the body kinds (format, gzip) scraped within
+/// [`metrics::AHEAD_WINDOW`] are made on a blocking thread
+/// ([`ExpositionCache::encode_ahead`]), so that the first scrape of a new
+/// snapshot (a cycle's: every block changed) finds bytes instead of paying the
+/// encode. Nothing is encoded when nobody scrapes. Publications made during
+/// an encode are taken together: the next round encodes the newest snapshot.
+/// A scrape that comes during an encode waits for it (one encoding per
+/// snapshot, invariant 9); a panic in encoding (a bug) ends the task, which
+/// `run` reports like a collector's.
+pub async fn encode_ahead(store: Arc<Store>, cache: Arc<ExpositionCache>, stop: CancellationToken) {
+    let mut publications = store.publications();
+    let mut retry: Option<std::time::Duration> = None;
+    loop {
+        let later = async {
+            match retry {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            changed = publications.changed() => if changed.is_err() { return },
+            () = later => {}
+        }
+        cache.forget_unwanted();
+        retry = None;
+        if !cache.wants_ahead() {
+            continue;
+        }
+        let (s, c) = (store.clone(), cache.clone());
+        let encoded =
+            tokio::task::spawn_blocking(move || c.encode_ahead(&c.latest(|| s.snapshot())));
+        retry = match encoded.await {
+            Ok(retry) => retry,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return,
+        };
+    }
 }
 
 /// A `/metrics` body sent as the slices it is made of (no copy into one
@@ -190,13 +239,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn scrapes_past_the_limit_get_503_and_probes_do_not() {
-        let full = router(Arc::new(Store::default()), "/metrics", 0);
+        let full = router(Arc::default(), Arc::default(), "/metrics", 0);
         assert_eq!(
             status(&full, "/metrics").await,
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(status(&full, "/-/healthy").await, StatusCode::OK);
-        let one = router(Arc::new(Store::default()), "/metrics", 1);
+        let one = router(Arc::default(), Arc::default(), "/metrics", 1);
         for _ in 0..3 {
             assert_eq!(
                 status(&one, "/metrics").await,
@@ -204,6 +253,132 @@ mod tests {
                 "slot released"
             );
         }
+    }
+
+    async fn scrape(app: &Router, headers: &[(&str, &str)]) -> Bytes {
+        let mut req = axum::http::Request::get("/metrics");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+    }
+
+    /// Waits up to 10 s for `cond`.
+    async fn until(what: &str, cond: impl Fn() -> bool) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !cond() {
+            assert!(std::time::Instant::now() < end, "timed out: {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scraped_kind_is_encoded_ahead_and_served_without_a_second_encode() {
+        let (store, cache) = (
+            Arc::new(Store::default()),
+            Arc::new(ExpositionCache::default()),
+        );
+        let stop = CancellationToken::new();
+        let ahead = tokio::spawn(encode_ahead(store.clone(), cache.clone(), stop.clone()));
+        let app = router(store.clone(), cache.clone(), "/metrics", 8);
+
+        // Nobody has scraped: a publication is not encoded.
+        store.update(|w| w.collected_at = 1.0);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(cache.encodes(), 0);
+
+        // A plain text scrape encodes on its own, once.
+        scrape(&app, &[]).await;
+        assert_eq!((cache.encodes(), cache.made_ahead()), (1, 0));
+
+        // The next snapshot is made before anyone scrapes it, in the kind
+        // scraped only.
+        store.update(|w| w.collected_at = 2.0);
+        until("the body made ahead", || cache.made_ahead() == 1).await;
+        let e = cache.latest(|| store.snapshot());
+        assert!(e.made_ahead(Format::Text, false));
+        assert!(e.cached(Format::Text, false).is_some());
+        assert!(
+            e.cached(Format::Text, true).is_none(),
+            "gzip was not asked for"
+        );
+        assert!(e.cached(Format::OpenMetrics, false).is_none());
+        assert_eq!(cache.encodes(), 2);
+
+        // The scrape serves those bytes: no second encode of the snapshot.
+        let body = scrape(&app, &[]).await;
+        assert_eq!(body, e.body(Format::Text, false).to_bytes());
+        assert!(String::from_utf8_lossy(&body)
+            .contains("docker_exporter_last_collection_timestamp_seconds 2"));
+        assert_eq!(cache.encodes(), 2);
+        drop(e);
+
+        // Once gzip is scraped too, both kinds are made ahead.
+        scrape(&app, &[("accept-encoding", "gzip")]).await;
+        store.update(|w| w.collected_at = 3.0);
+        until("both kinds made ahead", || {
+            let e = cache.latest(|| store.snapshot());
+            e.made_ahead(Format::Text, true) && e.made_ahead(Format::Text, false)
+        })
+        .await;
+        let encodes = cache.encodes();
+        scrape(&app, &[("accept-encoding", "gzip")]).await;
+        scrape(&app, &[]).await;
+        assert_eq!(cache.encodes(), encodes);
+
+        stop.cancel();
+        ahead.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scrapes_racing_publications_never_encode_a_snapshot_twice() {
+        let (store, cache) = (
+            Arc::new(Store::default()),
+            Arc::new(ExpositionCache::default()),
+        );
+        let stop = CancellationToken::new();
+        let ahead = tokio::spawn(encode_ahead(store.clone(), cache.clone(), stop.clone()));
+        let app = router(store.clone(), cache.clone(), "/metrics", 64);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scrapers: Vec<_> = (0..4)
+            .map(|_| {
+                let (app, done) = (app.clone(), done.clone());
+                tokio::spawn(async move {
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        scrape(&app, &[]).await;
+                        // A cached body is served without a wait: let the
+                        // publisher and the timer run.
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        let mut published = 1; // the store's first, empty snapshot
+        for i in 0..200 {
+            store.update(|w| w.collected_at = i as f64);
+            published += 1;
+            tokio::time::sleep(std::time::Duration::from_micros(500)).await;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        for s in scrapers {
+            s.await.unwrap();
+        }
+        stop.cancel();
+        ahead.await.unwrap();
+        assert!(
+            cache.encodes() <= published,
+            "{} encodes of {published} snapshots",
+            cache.encodes()
+        );
+        assert!(cache.made_ahead() > 0);
     }
 
     #[test]

@@ -14,9 +14,9 @@
 //! | [`cgroup`] | the cgroup stats source: a container's stats read from its cgroup files and `/proc/<pid>/net/dev` |
 //! | [`filter`] | which containers are reported (`--container.include`/`--container.exclude`, the ignore label) |
 //! | [`collect`] | the collectors (engine, containers, stats, events, disk, swarm): the only writers of the snapshot |
-//! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot |
+//! | [`metrics`] | snapshot → metric families → text/OpenMetrics bytes, cached per snapshot (made ahead for the kinds scraped lately) |
 //! | [`web_config`] | `--web.config.file`: TLS, basic auth, headers (exporter-toolkit format), reloaded on change |
-//! | [`http`] | the axum routes |
+//! | [`http`] | the axum routes, and the task that encodes `/metrics` ahead of scrapes |
 //! | [`server`] | the HTTP server under them: accept loops, limits, graceful shutdown |
 //!
 //! [`run`] wires them together; `main.rs` only parses flags, sets up logging and
@@ -51,7 +51,7 @@ pub enum Error {
 
 /// Runs the exporter on `listeners` until `shutdown` is cancelled, then lets
 /// in-flight requests finish (at most `--web.shutdown-timeout`) and stops the
-/// collectors. A collector task that ends before that (it can only panic)
+/// collectors and the encode-ahead task. One that ends before that (it can only panic)
 /// stops the exporter with an error rather than leaving it serving a snapshot
 /// that no longer changes.
 pub async fn run(
@@ -104,9 +104,14 @@ pub async fn run(
     let (c, s, cfg, stop) = (client, store.clone(), config.clone(), shutdown.clone());
     let periodic = tasks.spawn(collect::run(c, s, cfg, stop));
     names.insert(periodic.id(), "periodic collection");
+    let cache = Arc::new(metrics::ExpositionCache::default());
+    let (s, c, stop) = (store.clone(), cache.clone(), shutdown.clone());
+    let ahead = tasks.spawn(http::encode_ahead(s, c, stop));
+    names.insert(ahead.id(), "encode ahead");
     let limits = config.web_limits.clone();
     let app = http::router(
         store,
+        cache,
         &config.telemetry_path,
         usize::from(limits.max_requests),
     );

@@ -28,6 +28,8 @@ pub struct Store {
     /// True once a periodic cycle has completed: with the engine's answer, or
     /// with the engine found down (`docker_up 0`). `/-/ready` answers with it.
     cycle_completed: AtomicBool,
+    /// Counts the snapshots published: what encodes `/metrics` ahead waits on.
+    publications: tokio::sync::watch::Sender<u64>,
 }
 
 /// The mutable state behind the snapshot, including what only the collectors need.
@@ -137,6 +139,7 @@ impl Default for Store {
             resync: Notify::new(),
             subscribe_tried: tokio::sync::watch::Sender::new(false),
             cycle_completed: AtomicBool::new(false),
+            publications: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -152,7 +155,14 @@ impl Store {
         let mut w = self.working.lock().unwrap_or_else(|e| e.into_inner());
         let r = f(&mut w);
         self.published.store(Arc::new(w.snapshot()));
+        self.publications.send_modify(|n| *n += 1);
         r
+    }
+
+    /// Changes whenever a snapshot is published (many publications between
+    /// two looks are seen as one change).
+    pub fn publications(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.publications.subscribe()
     }
 
     /// Reads the working state without publishing.

@@ -138,7 +138,7 @@ pub fn render(
     fragments: &mut Fragments,
 ) -> Result<(Vec<Bytes>, Reuse), Untrusted> {
     let mut old = std::mem::take(&mut fragments.by_first);
-    let shared = Cut::encode(s, Part::Shared, format)?;
+    let shared = Cut::encode(s, Part::Shared, format, 0)?;
     let mut reuse = Reuse::default();
     let mut blocks = Vec::new();
     let mut start = 0;
@@ -157,10 +157,14 @@ pub fn render(
                 reuse.blocks_reused += 1;
                 b
             }
-            _ => {
+            previous => {
                 reuse.encoded += keys.len();
                 reuse.blocks_encoded += 1;
-                let cut = Cut::encode(s, Part::Containers(start..i + 1), format)?;
+                // The old block goes before its successor is encoded (its
+                // text stays only where a body being sent still holds it);
+                // its size is the new one's first guess.
+                let hint = previous.map_or(0, |b| b.cut.text.len());
+                let cut = Cut::encode(s, Part::Containers(start..i + 1), format, hint)?;
                 Block { keys, cut }
             }
         };
@@ -260,8 +264,14 @@ impl Collector for PartCollector {
 impl Cut {
     /// Encodes `part` of `s` and cuts it at the families: each is a `# HELP`
     /// line, a `# TYPE` line and exactly as many series lines (none starting
-    /// with `#`) as it had.
-    fn encode(s: &Arc<Snapshot>, part: Part, format: Format) -> Result<Cut, Untrusted> {
+    /// with `#`) as it had. `size_hint` (0: none) sizes the buffer, which
+    /// then is not grown by doubling.
+    fn encode(
+        s: &Arc<Snapshot>,
+        part: Part,
+        format: Format,
+        size_hint: usize,
+    ) -> Result<Cut, Untrusted> {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut registry = Registry::default();
         registry.register_collector(Box::new(PartCollector {
@@ -269,7 +279,10 @@ impl Cut {
             part: part.clone(),
             seen: seen.clone(),
         }));
-        let mut text = String::new();
+        let mut text = match size_hint {
+            0 => String::new(),
+            h => String::with_capacity(h + h / 16 + 256),
+        };
         let result = match format {
             Format::Text => {
                 prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
