@@ -98,10 +98,12 @@ def free_port():
     return port
 
 
-# The open-files limit of a process in a Docker container (the engine's
-# default, 1,048,576): the exporter holds the live containers' cgroup files
-# open within half of it. `--nofile 0` keeps this shell's limit.
-NOFILE = [1 << 20]
+# The exporter holds the live containers' cgroup files open within half of
+# what its open-files limit leaves above 1,024 (README, "The stats source"):
+# `--nofile N` sets the limit for the processes started here (a Docker
+# container has 1,048,576; raising the hard limit needs CAP_SYS_RESOURCE);
+# by default they keep this shell's.
+NOFILE = [0]
 
 
 def limit_open_files():
