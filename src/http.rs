@@ -302,7 +302,15 @@ mod tests {
         // The next snapshot is made before anyone scrapes it, in the kind
         // scraped only.
         store.update(|w| w.collected_at = 2.0);
-        until("the body made ahead", || cache.made_ahead() == 1).await;
+        // (counted as it starts: wait for the body itself too)
+        until("the body made ahead", || {
+            cache.made_ahead() == 1
+                && cache
+                    .latest(|| store.snapshot())
+                    .cached(Format::Text, false)
+                    .is_some()
+        })
+        .await;
         let e = cache.latest(|| store.snapshot());
         assert!(e.made_ahead(Format::Text, false));
         assert!(e.cached(Format::Text, false).is_some());
