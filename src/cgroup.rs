@@ -373,6 +373,10 @@ pub struct Held {
     pid: u32,
     layout: Option<Layout>,
     files: HashMap<(&'static str, &'static str), File>,
+    /// Files found missing (a controller or kernel feature not there, e.g.
+    /// `memory.peak` before Linux 5.19): not looked for again while the
+    /// process is the same.
+    absent: std::collections::HashSet<(&'static str, &'static str)>,
     /// Whether files opened now are kept (within [`Open`]'s budget).
     keep: bool,
 }
@@ -382,7 +386,20 @@ impl Held {
         if let Some(file) = self.files.get(&(dir.key, name)) {
             return read_all(file);
         }
-        let file = dir.open(name)?;
+        if self.absent.contains(&(dir.key, name)) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        let file = match dir.open(name) {
+            Ok(file) => file,
+            Err(e) => {
+                // Only a file of a directory that is there is absent (not a
+                // container that went); only optional files get this far twice.
+                if self.keep && e.kind() == io::ErrorKind::NotFound && dir.fd.get().is_some() {
+                    self.absent.insert((dir.key, name));
+                }
+                return Err(e);
+            }
+        };
         let text = read_all(&file)?;
         if self.keep {
             self.files.insert((dir.key, name), file);
@@ -1129,27 +1146,36 @@ mod tests {
         );
         assert_eq!(open.read(&paths, &c).unwrap().cpu_total_ns, Some(2_000));
         assert_eq!(open.held(), 5, "nothing opened twice");
+        // A file found missing is not looked for again for this process.
+        t.file(
+            "sys/fs/cgroup/system.slice/docker-abc.scope/memory.peak",
+            "5\n",
+        );
+        let s = open.read(&paths, &c).unwrap();
+        assert_eq!(s.memory.unwrap().max_usage, None);
         // The cgroup is located once per pid: a changed /proc/7/cgroup is not
         // read again for pid 7 ...
         t.file("proc/7/cgroup", "0::/system.slice/elsewhere-abc.scope\n");
         assert_eq!(open.read(&paths, &c).unwrap().cpu_total_ns, Some(2_000));
         // ... but a restart (a new pid) locates it afresh, with new files.
         v2_container(&t, "docker-abc-2.scope", 9, 3);
-        let restarted = container("abc", Some(9));
-        assert_eq!(
-            open.read(&paths, &restarted).unwrap().cpu_total_ns,
-            Some(3_000)
+        t.file(
+            "sys/fs/cgroup/system.slice/docker-abc-2.scope/memory.peak",
+            "6\n",
         );
-        assert_eq!(open.held(), 5);
+        let restarted = container("abc", Some(9));
+        let s = open.read(&paths, &restarted).unwrap();
+        assert_eq!(s.cpu_total_ns, Some(3_000));
+        assert_eq!(s.memory.unwrap().max_usage, Some(6), "looked for afresh");
+        assert_eq!(open.held(), 6);
         // A container no longer live has its files closed.
         open.retain(&std::collections::HashSet::new());
         assert_eq!(open.held(), 0);
         // Without a budget nothing is held, and the values are the same.
         let mut unheld = Open::new(0);
-        assert_eq!(
-            unheld.read(&paths, &restarted).unwrap().cpu_total_ns,
-            Some(3_000)
-        );
+        let s = unheld.read(&paths, &restarted).unwrap();
+        assert_eq!(s.cpu_total_ns, Some(3_000));
+        assert_eq!(s.memory.unwrap().max_usage, Some(6));
         assert_eq!(unheld.held(), 0);
         // A failed read holds nothing.
         assert_eq!(
