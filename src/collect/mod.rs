@@ -172,6 +172,7 @@ pub(crate) async fn cycle(
                 w.record(Collector::Containers, took, errors);
             }
             Some(failed) => {
+                w.listed_at = None;
                 w.record(Collector::Containers, failed.took, failed.errors.max(1));
             }
             // Not listed this cycle: the events kept the containers current.
