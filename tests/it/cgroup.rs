@@ -299,12 +299,28 @@ async fn cgroup_and_engine_sources_agree_on_the_real_daemon() {
     let fetch = format!("while :; do wget -q -O /dev/null http://{server}:8080/; sleep 0.1; done");
     sc.run("wget", &["--network", &net.0], &["sh", "-c", &fetch]);
 
+    // Only this scenario's containers: another test's restarting container
+    // would count `gone` misses here.
+    let only = format!("--container.include={}.*", sc.name(""));
     let common = [
         "--docker.host=unix:///var/run/docker.sock",
         "--collect.interval=1s",
+        &only,
     ];
-    let engine = Exporter::start(&[common[0], common[1], "--collect.stats-source=engine"]).await;
-    let cgroup = Exporter::start(&[common[0], common[1], "--collect.stats-source=cgroup"]).await;
+    let engine = Exporter::start(&[
+        common[0],
+        common[1],
+        common[2],
+        "--collect.stats-source=engine",
+    ])
+    .await;
+    let cgroup = Exporter::start(&[
+        common[0],
+        common[1],
+        common[2],
+        "--collect.stats-source=cgroup",
+    ])
+    .await;
     let all = ["cpu", "mem", "pids", "httpd", "wget"];
     let ready = |m: &Metrics| {
         all.iter().all(|s| {
