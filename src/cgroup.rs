@@ -469,7 +469,7 @@ impl Open {
         self.fds -= held.files.len();
         held.keep = self.fds + MAX_FILES <= self.budget;
         let mut result = read(paths, c, &mut held);
-        if result.is_err() && (!held.files.is_empty() || held.layout.is_some()) {
+        if result.is_err() && !held.files.is_empty() {
             // A held file of a container that restarted or went: afresh.
             held = Held {
                 keep: held.keep,
